@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command: installs everything the tests need on a fresh Debian machine, then runs them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DO_NOT_TRACK=1 PREFECT_SERVER_ANALYTICS_ENABLED=false GX_ANALYTICS_ENABLED=false
+bash scripts/setup.sh
+bash scripts/postgres.sh
+export INFLUENCE_TEST_PG_URL=${INFLUENCE_TEST_PG_URL:-postgresql+psycopg://influence:influence@127.0.0.1:${PGPORT:-5432}/influence_test}
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,76 @@
+"""The Parquet lake: Hive-partitioned tables under <lake>/<layer>/<table>/<column>=<value>/part-0.parquet.
+
+One file per partition, written beside its final name and moved into place with os.replace, so a reader (or a crash)
+sees either the previous partition whole or the new one whole, never half of one.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PART_FILE = "part-0.parquet"
+TMP_MARK = ".tmp-"
+
+
+def table_dir(lake_dir: Path, layer: str, table: str) -> Path:
+    return lake_dir / layer / table
+
+
+def partition_file(lake_dir: Path, layer: str, table: str, column: str, value: date) -> Path:
+    return table_dir(lake_dir, layer, table) / f"{column}={value.isoformat()}" / PART_FILE
+
+
+def _atomic_write(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{TMP_MARK}{uuid.uuid4().hex}-{path.name}")
+    try:
+        pq.write_table(table, tmp, compression="zstd", write_statistics=True)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_partition(frame: pl.DataFrame | pa.Table, lake_dir: Path, layer: str, table: str, column: str,
+                    value: date) -> Path:
+    """Replace one date partition of a table. The partition column lives in the path, not in the file."""
+    arrow = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
+    if column in arrow.column_names:
+        arrow = arrow.drop_columns([column])
+    path = partition_file(lake_dir, layer, table, column, value)
+    _atomic_write(arrow, path)
+    return path
+
+
+def write_whole(frame: pl.DataFrame | pa.Table, lake_dir: Path, layer: str, table: str) -> Path:
+    """Replace a non-partitioned table (a dimension) as a whole."""
+    arrow = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
+    path = table_dir(lake_dir, layer, table) / PART_FILE
+    _atomic_write(arrow, path)
+    return path
+
+
+def scan_partition(lake_dir: Path, layer: str, table: str, column: str, value: date,
+                   schema: pa.Schema) -> pl.LazyFrame:
+    """Lazily read one partition; a partition never written reads as an empty frame of `schema`."""
+    path = partition_file(lake_dir, layer, table, column, value)
+    if not path.exists():
+        return pl.LazyFrame(schema=pl.Schema(schema))
+    return pl.scan_parquet(path)
+
+
+def sweep_temporaries(lake_dir: Path) -> int:
+    """Delete temporaries a crashed run left behind; returns how many. Safe only when no run is writing."""
+    swept = 0
+    if lake_dir.exists():
+        for tmp in lake_dir.rglob(f"{TMP_MARK}*"):
+            tmp.unlink(missing_ok=True)
+            swept += 1
+    return swept

@@ -1,0 +1,58 @@
+"""Ingestion: landing file → raw lake partition, exactly once per file content."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from schemas.raw import PARTITION_COLUMN, RawDataset
+from sinks.lake import partition_file, scan_partition, write_partition
+from sources.landing import read_landing_file
+from sources.manifest import ManifestEntry, file_sha256, read_entry, write_entry
+
+RAW_LAYER = "raw"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    dataset: str
+    status: str  # loaded | replaced | skipped | missing
+    rows: int
+    file: str
+
+
+def landing_path(landing_dir: Path, dataset: RawDataset, ds: date) -> tuple[Path, str]:
+    rel = f"{dataset.source}/{ds.isoformat()}/{dataset.file}"
+    return landing_dir / rel, rel
+
+
+def ingest_dataset(dataset: RawDataset, landing_dir: Path, lake_dir: Path, ds: date, run_id: str,
+                   pii_key: bytes) -> IngestResult:
+    """Load `dataset`'s landing file for `ds` into its raw partition unless the manifest says this exact content is
+    already there. A file never delivered leaves an empty partition, so downstream steps read "nothing delivered";
+    a file purged from landing after it was loaded keeps its raw rows."""
+    path, rel = landing_path(landing_dir, dataset, ds)
+    raw_file = partition_file(lake_dir, RAW_LAYER, dataset.name, PARTITION_COLUMN, ds)
+    previous = read_entry(lake_dir, dataset.name, ds)
+    if not path.exists():
+        if previous is not None and raw_file.exists():
+            # Landing zones get purged after archiving; what was loaded stays loaded.
+            return IngestResult(dataset.name, "skipped", previous.rows, rel)
+        write_partition(pl.DataFrame(schema=pl.Schema(dataset.arrow_schema)), lake_dir, RAW_LAYER, dataset.name,
+                        PARTITION_COLUMN, ds)
+        return IngestResult(dataset.name, "missing", 0, rel)
+    checksum = file_sha256(path)
+    if previous is not None and previous.sha256 == checksum and raw_file.exists():
+        return IngestResult(dataset.name, "skipped", previous.rows, rel)
+    table = read_landing_file(dataset, path, rel, run_id, pii_key)
+    write_partition(table, lake_dir, RAW_LAYER, dataset.name, PARTITION_COLUMN, ds)
+    write_entry(lake_dir, ManifestEntry(dataset.name, ds.isoformat(), rel, checksum, path.stat().st_size,
+                                        table.num_rows, run_id))
+    return IngestResult(dataset.name, "replaced" if previous is not None else "loaded", table.num_rows, rel)
+
+
+def scan_raw(lake_dir: Path, dataset: RawDataset, ds: date) -> pl.LazyFrame:
+    """The raw rows of `dataset` delivered on `ds`."""
+    return scan_partition(lake_dir, RAW_LAYER, dataset.name, PARTITION_COLUMN, ds, dataset.arrow_schema)

@@ -1,0 +1,110 @@
+"""Readers for landing files: one export file in, one raw Arrow table out (values as delivered, PII hashed)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+
+from schemas.raw import RawDataset
+from transforms.pii import pseudonymise
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+_IPV4 = re.compile(r"\b\d{1,3}(\.\d{1,3}){3}\b")
+
+
+class LandingFileError(ValueError):
+    """A landing file cannot be read at all (not a single row of it): names the file and what is wrong."""
+
+
+def _mask(line: str) -> str:
+    """An unparseable line is kept for the quarantine, but PII in it must not pass landing in clear."""
+    return _IPV4.sub("<ip>", _EMAIL.sub("<email>", line))[:2000]
+
+
+def _scalar_text(value: object, nested: bool = False) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and not nested:
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _dig(record: dict, path: tuple[str, ...]) -> object:
+    value: object = record
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _parse_ndjson(text: str, dataset: RawDataset) -> list[tuple[int, dict[str, str | None] | None, str | None, str]]:
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            rows.append((number, None, f"malformed JSON: {exc.msg} at column {exc.colno}", line))
+            continue
+        if not isinstance(record, dict):
+            rows.append((number, None, f"expected a JSON object, found {type(record).__name__}", line))
+            continue
+        rows.append((number, {f.name: _scalar_text(_dig(record, f.json_path), f.nested) for f in dataset.fields}, None, line))
+    return rows
+
+
+def _parse_csv(text: str, dataset: RawDataset, rel_path: str) -> list[tuple[int, dict[str, str | None] | None, str | None, str]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        return []
+    header = [h.strip() for h in header]
+    missing = [f.name for f in dataset.fields if f.name not in header]
+    if missing:
+        raise LandingFileError(f"{rel_path}: header lacks the column(s) {', '.join(missing)} (found: {', '.join(header)})")
+    index = {name: i for i, name in enumerate(header)}
+    rows = []
+    for values in reader:
+        number = reader.line_num
+        if not values:
+            continue
+        if len(values) != len(header):
+            problem = f"expected {len(header)} fields, found {len(values)}"
+            rows.append((number, None, problem, ",".join(values)))
+            continue
+        rows.append((number, {f.name: (values[index[f.name]] or None) for f in dataset.fields}, None, ""))
+    return rows
+
+
+def read_landing_file(dataset: RawDataset, path: Path, rel_path: str, run_id: str, pii_key: bytes) -> pa.Table:
+    """Read one landing file into the raw table of `dataset`. Malformed lines become rows with `_parse_error` set and
+    the (masked) line in `_raw_line`, so nothing is dropped; a file that cannot be decoded at all raises
+    LandingFileError naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise LandingFileError(f"{rel_path}: not UTF-8 text (byte {exc.start})") from None
+    parsed = _parse_ndjson(text, dataset) if dataset.fmt == "ndjson" else _parse_csv(text, dataset, rel_path)
+    columns: dict[str, list] = {f.name: [] for f in dataset.fields}
+    meta: dict[str, list] = {"_row_number": [], "_parse_error": [], "_raw_line": []}
+    for number, record, error, line in parsed:
+        for name in columns:
+            columns[name].append(record[name] if record else None)
+        meta["_row_number"].append(number)
+        meta["_parse_error"].append(error)
+        meta["_raw_line"].append(_mask(line) if error else None)
+    frame = pl.DataFrame(
+        {**columns, **meta}, schema={**{n: pl.String for n in columns}, "_row_number": pl.Int64,
+                                     "_parse_error": pl.String, "_raw_line": pl.String},
+    ).with_columns(_source_file=pl.lit(rel_path), _run_id=pl.lit(run_id))
+    pii = {f.name: f.column for f in dataset.fields if f.pii}
+    if pii:
+        frame = pseudonymise(frame, pii, pii_key)
+    return frame.select(dataset.arrow_schema.names).to_arrow().cast(dataset.arrow_schema)

@@ -1,0 +1,59 @@
+"""The landing manifest: which file was loaded, with which checksum, by which run.
+
+It makes ingestion exactly-once: a file whose checksum is already recorded is skipped; a re-delivered file with new
+content replaces its rows. Entries live beside the raw lake (one small JSON per dataset and date) and are written only
+after the raw partition is in place, so a crash between the two just means the file is loaded again, identically.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+
+MANIFEST_DIR = "_manifest"
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    dataset: str
+    landing_date: str
+    file: str  # relative to the landing dir
+    sha256: str
+    bytes: int
+    rows: int
+    run_id: str
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _entry_path(lake_dir: Path, dataset: str, ds: date) -> Path:
+    return lake_dir / "raw" / MANIFEST_DIR / dataset / f"landing_date={ds.isoformat()}.json"
+
+
+def read_entry(lake_dir: Path, dataset: str, ds: date) -> ManifestEntry | None:
+    path = _entry_path(lake_dir, dataset, ds)
+    if not path.exists():
+        return None
+    return ManifestEntry(**json.loads(path.read_text()))
+
+
+def write_entry(lake_dir: Path, entry: ManifestEntry) -> None:
+    path = _entry_path(lake_dir, entry.dataset, date.fromisoformat(entry.landing_date))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp-")
+    tmp.write_text(json.dumps(asdict(entry), indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def read_all(lake_dir: Path) -> list[ManifestEntry]:
+    root = lake_dir / "raw" / MANIFEST_DIR
+    return [ManifestEntry(**json.loads(p.read_text())) for p in sorted(root.glob("*/*.json"))]

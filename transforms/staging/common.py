@@ -1,0 +1,146 @@
+"""Parsing and cleaning expressions shared by the staging models. Pure: expressions and frames in, frames out."""
+from __future__ import annotations
+
+import json
+from urllib.parse import unquote_plus
+
+import polars as pl
+
+UTC_TS = pl.Datetime("us", "UTC")
+MONEY = pl.Decimal(18, 2)
+UTM_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+LINEAGE = ("_source_file", "_row_number")
+
+#: What humans and exports call each platform, mapped to the house name.
+PLATFORM_ALIASES = {
+    "instagram": "instagram", "ig": "instagram", "insta": "instagram",
+    "tiktok": "tiktok", "tik tok": "tiktok", "tt": "tiktok",
+    "youtube": "youtube", "yt": "youtube", "you tube": "youtube",
+}
+
+
+def parsed_rows(raw: pl.LazyFrame) -> pl.LazyFrame:
+    """Rows whose line could be parsed; unparseable lines are the quarantine's, not staging's."""
+    return raw.filter(pl.col("_parse_error").is_null())
+
+
+def to_utc(text: pl.Expr) -> pl.Expr:
+    """ISO-8601 text with any offset style ("+0000", "-05:00", "Z") → UTC timestamp; unparseable → null."""
+    normalised = text.str.strip_chars().str.replace(r"[Zz]$", "+00:00")
+    return normalised.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_zone="UTC").cast(UTC_TS)
+
+
+def from_unix_seconds(text: pl.Expr) -> pl.Expr:
+    return pl.from_epoch(to_int(text), time_unit="s").dt.replace_time_zone("UTC").cast(UTC_TS)
+
+
+def to_date(text: pl.Expr) -> pl.Expr:
+    return text.str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
+
+
+def to_int(text: pl.Expr) -> pl.Expr:
+    """Integer text → Int64. JSON may render a whole number as "12.0"; anything else unparseable → null."""
+    as_float = text.str.strip_chars().cast(pl.Float64, strict=False)
+    return pl.when(as_float == as_float.round(0)).then(as_float).cast(pl.Int64, strict=False)
+
+
+def to_float(text: pl.Expr) -> pl.Expr:
+    return text.str.strip_chars().cast(pl.Float64, strict=False)
+
+
+def to_money(text: pl.Expr) -> pl.Expr:
+    return text.str.strip_chars().cast(MONEY, strict=False)
+
+
+def to_bool(text: pl.Expr) -> pl.Expr:
+    lowered = text.str.strip_chars().str.to_lowercase()
+    return (pl.when(lowered.is_in(["true", "1", "yes", "y"])).then(True)
+            .when(lowered.is_in(["false", "0", "no", "n"])).then(False))
+
+
+def abbreviated_count(text: pl.Expr) -> pl.Expr:
+    """Human-typed counts such as "950", "12,345", "12.5K", "1.2M", "3B" → Int64."""
+    cleaned = text.str.strip_chars().str.to_uppercase().str.replace_all(",", "")
+    parts = cleaned.str.extract_groups(r"^(\d+(?:\.\d+)?)\s*([KMB]?)$")
+    number = parts.struct.field("1").cast(pl.Float64, strict=False)
+    multiplier = parts.struct.field("2").replace_strict({"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9}, default=None,
+                                                        return_dtype=pl.Float64)
+    return (number * multiplier).round(0).cast(pl.Int64)
+
+
+def _unquote_plus_series(values: pl.Series) -> pl.Series:
+    # Few distinct UTM values repeat over millions of events: decode each distinct value once.
+    distinct = values.drop_nulls().unique().to_list()
+    return values.replace_strict({v: unquote_plus(v) for v in distinct}, default=None, return_dtype=pl.String)
+
+
+def url_decode(text: pl.Expr) -> pl.Expr:
+    """%-decoding with "+" as a space, as browsers encode query strings."""
+    return text.map_batches(_unquote_plus_series, return_dtype=pl.String)
+
+
+def normalise_text(text: pl.Expr) -> pl.Expr:
+    """Trimmed and lower-cased; empty becomes null."""
+    cleaned = text.str.strip_chars().str.to_lowercase()
+    return pl.when(cleaned.str.len_chars() > 0).then(cleaned)
+
+
+def query_param(url: pl.Expr, name: str) -> pl.Expr:
+    """One query-string parameter of a URL, matched case-insensitively, %-decoded, trimmed and lower-cased."""
+    return normalise_text(url_decode(url.str.extract(rf"(?i)[?&]{name}=([^&#]*)", 1)))
+
+
+def utm_columns(url: pl.Expr, prefix: str = "") -> list[pl.Expr]:
+    return [query_param(url, p).alias(f"{prefix}{p}") for p in UTM_PARAMS]
+
+
+def url_host(url: pl.Expr) -> pl.Expr:
+    return url.str.extract(r"^[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#:]+)", 1).str.to_lowercase()
+
+
+def url_path(url: pl.Expr) -> pl.Expr:
+    """Path of an absolute or site-relative URL, without the query string."""
+    return url.str.replace(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*", "").str.extract(r"^([^?#]*)", 1)
+
+
+def platform_name(text: pl.Expr) -> pl.Expr:
+    return normalise_text(text).replace_strict(PLATFORM_ALIASES, default=None, return_dtype=pl.String)
+
+
+def latest_per_key(frame: pl.LazyFrame, keys: list[str], order_by: list[str]) -> pl.LazyFrame:
+    """Keep one row per key: the last by `order_by`, ties broken by the later line in the file, so the result does
+    not depend on row order."""
+    ordering = [*order_by, "_row_number"]
+    return (frame.sort([*keys, *ordering], nulls_last=False)
+            .group_by(keys, maintain_order=True).last())
+
+
+def with_landing_date(frame: pl.LazyFrame, landing_date) -> pl.LazyFrame:
+    return frame.with_columns(pl.lit(landing_date, dtype=pl.Date).alias("landing_date"))
+
+
+def _conforms(value: object, dtype: pl.DataType) -> bool:
+    if value is None:
+        return True
+    if isinstance(dtype, pl.List):
+        return isinstance(value, list) and all(_conforms(v, dtype.inner) for v in value)
+    if isinstance(dtype, pl.Struct):
+        return isinstance(value, dict) and all(_conforms(value.get(f.name), f.dtype) for f in dtype.fields)
+    return not isinstance(value, (list, dict))
+
+
+def _decode_series(values: pl.Series, dtype: pl.DataType) -> pl.Series:
+    decoded = []
+    for text in values.to_list():
+        try:
+            value = json.loads(text) if text is not None else None
+        except json.JSONDecodeError:
+            value = None
+        decoded.append(value if _conforms(value, dtype) else None)
+    return pl.Series(values.name, decoded, dtype=dtype, strict=False)
+
+
+def json_value(text: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """JSON text → `dtype`; a value of another shape becomes null instead of failing the whole batch (Polars'
+    json_decode raises on the first odd row, and dirty exports have odd rows)."""
+    return text.map_batches(lambda s: _decode_series(s, dtype), return_dtype=dtype)
