@@ -10,7 +10,7 @@ from datetime import date
 import polars as pl
 
 from transforms.staging.common import (
-    LINEAGE, MONEY, json_value, latest_per_key, normalise_text, parsed_rows, to_bool, to_money, to_utc, url_host, url_path,
+    LINEAGE, MONEY, blank_to_null, json_value, latest_per_key, normalise_text, parsed_rows, to_bool, to_money, to_utc, url_host, url_path,
     utm_columns, with_landing_date,
 )
 
@@ -26,12 +26,12 @@ def _id(name: str) -> pl.Expr:
 def build_stg_web_events(raw: pl.LazyFrame, landing_date: date) -> pl.LazyFrame:
     """Tracker events.ndjson → one row per event (a re-sent event_id is kept once, the first line wins)."""
     url = pl.col("page_url").str.strip_chars()
-    referrer = pl.col("referrer").str.strip_chars()
+    referrer = blank_to_null(pl.col("referrer"))
     staged = parsed_rows(raw).select(
         _id("event_id").alias("event_id"), to_utc(pl.col("event_at")).alias("event_at"),
         _id("anonymous_id").alias("anonymous_id"), normalise_text(pl.col("event_type")).alias("event_type"),
         url.alias("page_url"), url_host(url).alias("page_host"), url_path(url).alias("page_path"),
-        *utm_columns(url), pl.when(referrer.str.len_chars() > 0).then(referrer).alias("referrer"),
+        *utm_columns(url), referrer.alias("referrer"),
         url_host(referrer).alias("referrer_host"), pl.col("user_agent"), pl.col("ip_hash"),
         _id("customer_id").alias("customer_id"), _id("order_id").alias("order_id"), pl.col("email_hash"),
         *LINEAGE,
@@ -56,8 +56,8 @@ def build_stg_orders(raw: pl.LazyFrame, landing_date: date) -> pl.LazyFrame:
         to_money(pl.col("total_discounts")).alias("total_discounts"),
         pl.col("currency").str.strip_chars().str.to_uppercase().alias("currency"),
         landing_site.alias("landing_site"), *utm_columns(landing_site),
-        pl.col("referring_site").str.strip_chars().alias("referring_site"),
-        url_host(pl.col("referring_site").str.strip_chars()).alias("referring_host"),
+        blank_to_null(pl.col("referring_site")).alias("referring_site"),
+        url_host(blank_to_null(pl.col("referring_site"))).alias("referring_host"),
         normalise_text(pl.col("financial_status")).alias("financial_status"),
         pl.coalesce(refunded, pl.lit(0, dtype=MONEY)).cast(MONEY).alias("refunded_amount"),
         last_refund.alias("last_refunded_at"),

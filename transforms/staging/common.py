@@ -79,10 +79,15 @@ def url_decode(text: pl.Expr) -> pl.Expr:
     return text.map_batches(_unquote_plus_series, return_dtype=pl.String)
 
 
+def blank_to_null(text: pl.Expr) -> pl.Expr:
+    """Trimmed; empty becomes null (exports write "" and null for the same absence)."""
+    cleaned = text.str.strip_chars()
+    return pl.when(cleaned.str.len_chars() > 0).then(cleaned)
+
+
 def normalise_text(text: pl.Expr) -> pl.Expr:
     """Trimmed and lower-cased; empty becomes null."""
-    cleaned = text.str.strip_chars().str.to_lowercase()
-    return pl.when(cleaned.str.len_chars() > 0).then(cleaned)
+    return blank_to_null(text).str.to_lowercase()
 
 
 def query_param(url: pl.Expr, name: str) -> pl.Expr:
@@ -112,7 +117,8 @@ def latest_per_key(frame: pl.LazyFrame, keys: list[str], order_by: list[str]) ->
     not depend on row order."""
     ordering = [*order_by, "_row_number"]
     return (frame.sort([*keys, *ordering], nulls_last=False)
-            .group_by(keys, maintain_order=True).last())
+            .group_by(keys, maintain_order=True).last()
+            .select(frame.collect_schema().names()))
 
 
 def with_landing_date(frame: pl.LazyFrame, landing_date) -> pl.LazyFrame:

@@ -1,0 +1,142 @@
+"""The `influence` command line: sample data, nightly runs, the demo, and a read-only query helper."""
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(help="influence-pipeline: influencer-marketing analytics, from landing files to BI tables.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+
+DateOpt = Annotated[str, typer.Option(help="A date, YYYY-MM-DD.")]
+
+
+def _parse_date(text: str, name: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date in YYYY-MM-DD form", param_hint=name) from None
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console)
+
+
+def _quiet_prefect() -> None:
+    # The demo prints its own progress; Prefect's per-task INFO lines would drown it.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _generate(out: Path, start: date, days: int, scale: float, seed: int, dirty_rate: float) -> dict[str, int]:
+    from influence.sample import generate
+
+    with _progress() as progress:
+        bar = progress.add_task("generating sample data", total=days)
+        return generate(out, start, days, scale=scale, seed=seed, dirty_rate=dirty_rate,
+                        on_day=lambda _day: progress.advance(bar))
+
+
+@app.command()
+def sample(
+    start: DateOpt,
+    days: Annotated[int, typer.Option(min=1, help="Number of days to generate.")] = 14,
+    out: Annotated[Optional[Path], typer.Option(help="Landing folder. Default: $INFLUENCE_DATA_DIR/landing.")] = None,
+    scale: Annotated[float, typer.Option(min=0.01, help="Volume multiplier: 1 ≈ 300 accounts, 50k web events/day.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed; the same arguments write byte-identical files.")] = 42,
+    dirty_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Fraction of records given real-world defects.")] = 0.0,
+) -> None:
+    """Write realistic sample landing files (roster, Instagram, TikTok, YouTube, web events, orders, signups)."""
+    from influence.settings import Settings
+
+    target = out or Settings().landing_dir
+    counts = _generate(target, _parse_date(start, "--start"), days, scale, seed, dirty_rate)
+    console.print(f"wrote {sum(counts.values()):,} records in {len(counts)} files per day to [bold]{target}[/bold]")
+
+
+def _run_days(days: list[date]) -> list:
+    from flows.nightly import nightly
+    from influence.settings import load_settings
+
+    load_settings()  # fail on a missing secret before any flow starts
+    summaries = []
+    with _progress() as progress:
+        bar = progress.add_task("nightly runs", total=len(days))
+        for day in days:
+            progress.update(bar, description=f"nightly {day}")
+            summaries.append(nightly(ds=day))
+            progress.advance(bar)
+    return summaries
+
+
+@app.command()
+def run(date_: Annotated[str, typer.Option("--date", help="Landing date to process, YYYY-MM-DD.")]) -> None:
+    """Run the nightly flow for one landing date: ingest → staging → Parquet lake + warehouse."""
+    summary = _run_days([_parse_date(date_, "--date")])[0]
+    _print_run(summary)
+
+
+def _print_run(summary) -> None:
+    table = Table(title=f"nightly {summary.ds}", show_lines=False)
+    table.add_column("staging table")
+    table.add_column("rows", justify="right")
+    for name, rows in summary.staged.items():
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+
+
+@app.command()
+def demo(
+    start: DateOpt = "2026-11-01",
+    days: Annotated[int, typer.Option(min=1, help="Days of sample data to generate and run.")] = 14,
+    scale: Annotated[float, typer.Option(min=0.01, help="Volume multiplier.")] = 1.0,
+    dirty_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Fraction of defective records.")] = 0.01,
+) -> None:
+    """Generate sample data into the data dir, run the nightly flow for every day, and summarise the outputs."""
+    _quiet_prefect()
+    from influence.settings import Settings, ensure_dev_pii_key
+
+    settings = Settings()
+    if settings.pii_key is None and settings.is_embedded_warehouse:
+        key_file, created = ensure_dev_pii_key(settings.data_dir)
+        if created:
+            console.print(f"INFLUENCE_PII_KEY is not set: created a random dev key at [bold]{key_file}[/bold] "
+                          "(set INFLUENCE_PII_KEY in production).")
+    first = _parse_date(start, "--start")
+    _generate(settings.landing_dir, first, days, scale, 42, dirty_rate)
+    summaries = _run_days([first + timedelta(days=i) for i in range(days)])
+    from influence.summary import print_demo_summary
+
+    print_demo_summary(console, settings, summaries)
+
+
+@app.command()
+def query(sql: Annotated[str, typer.Argument(help="A SQL query for DuckDB.")]) -> None:
+    """Run a read-only SQL query on the embedded DuckDB warehouse (the lake is readable with read_parquet too)."""
+    import duckdb
+
+    from influence.settings import Settings
+
+    settings = Settings()
+    if not settings.is_embedded_warehouse:
+        raise typer.BadParameter("query reads the embedded DuckDB warehouse; use your SQL client for PostgreSQL")
+    path = settings.resolved_warehouse_url.removeprefix("duckdb:///")
+    with duckdb.connect(path, read_only=True) as con:
+        result = con.sql(sql)
+        table = Table(*result.columns)
+        for row in result.fetchall():
+            table.add_row(*["∅" if v is None else str(v) for v in row])
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,89 @@
+"""Ingestion: landing files → raw lake partitions, exactly once per file content, nothing dropped, no clear PII."""
+import shutil
+from datetime import date
+
+import polars as pl
+import pytest
+
+from schemas.raw import BY_NAME as RAW
+from sources.ingest import ingest_dataset, scan_raw
+from sources.landing import LandingFileError
+from sources.manifest import read_all
+from tests.conftest import FIXTURE_DATE, FIXTURES, TEST_PII_KEY
+
+DS = date.fromisoformat(FIXTURE_DATE)
+KEY = TEST_PII_KEY.encode()
+
+
+@pytest.fixture
+def landing(tmp_path):
+    target = tmp_path / "landing"
+    shutil.copytree(FIXTURES / "landing", target)
+    return target
+
+
+def _raw(lake, name):
+    return scan_raw(lake, RAW[name], DS).collect()
+
+
+def test_same_file_twice_is_loaded_once(landing, tmp_path):
+    lake = tmp_path / "lake"
+    first = ingest_dataset(RAW["web_events"], landing, lake, DS, "run-1", KEY)
+    before = _raw(lake, "web_events")
+    second = ingest_dataset(RAW["web_events"], landing, lake, DS, "run-2", KEY)
+    assert (first.status, second.status) == ("loaded", "skipped")
+    assert first.rows == second.rows == before.height == 7
+    assert _raw(lake, "web_events").equals(before)
+    assert set(_raw(lake, "web_events")["_run_id"]) == {"run-1"}
+    assert [e.run_id for e in read_all(lake)] == ["run-1"]
+
+
+def test_redelivered_file_replaces_its_rows(landing, tmp_path):
+    lake = tmp_path / "lake"
+    ingest_dataset(RAW["shopify_orders"], landing, lake, DS, "run-1", KEY)
+    orders_file = landing / "orders" / FIXTURE_DATE / "orders.ndjson"
+    lines = orders_file.read_text().splitlines()
+    orders_file.write_text("\n".join(lines[:2]) + "\n")
+    result = ingest_dataset(RAW["shopify_orders"], landing, lake, DS, "run-2", KEY)
+    raw = _raw(lake, "shopify_orders")
+    assert result.status == "replaced"
+    assert raw.height == 2
+    assert set(raw["_run_id"]) == {"run-2"}
+    assert read_all(lake)[0].rows == 2
+
+
+def test_malformed_lines_are_kept_with_a_reason(landing, tmp_path):
+    lake = tmp_path / "lake"
+    ingest_dataset(RAW["web_events"], landing, lake, DS, "run-1", KEY)
+    bad = _raw(lake, "web_events").filter(pl.col("_parse_error").is_not_null())
+    assert bad["_row_number"].to_list() == [7]
+    assert bad["_parse_error"][0].startswith("malformed JSON")
+    assert bad["_source_file"][0] == f"web_events/{FIXTURE_DATE}/events.ndjson"
+    ingest_dataset(RAW["esp_signups"], landing, lake, DS, "run-1", KEY)
+    short = _raw(lake, "esp_signups").filter(pl.col("_parse_error").is_not_null())
+    assert short["_parse_error"].to_list() == ["expected 8 fields, found 6"]
+    assert short["_row_number"].to_list() == [4]
+
+
+def test_pii_never_reaches_the_raw_lake_in_clear(landing, tmp_path):
+    lake = tmp_path / "lake"
+    for name in ("web_events", "shopify_orders", "esp_signups", "roster_influencers"):
+        ingest_dataset(RAW[name], landing, lake, DS, "run-1", KEY)
+    stored = b"".join(p.read_bytes() for p in lake.rglob("*.parquet"))
+    for clear in (b"alice@example.com", b"Alice@Example.com", b"203.0.113.7", b"Bob@Example.com", b"Carl", b"Diaz"):
+        assert clear not in stored
+    orders = _raw(lake, "shopify_orders")
+    assert orders["customer_email_hash"][0] == orders["email_hash"][0]  # normalised before hashing
+
+
+def test_file_missing_a_column_fails_naming_file_and_column(landing, tmp_path):
+    path = landing / "roster" / FIXTURE_DATE / "discount_codes.csv"
+    path.write_text("code,influencer_id\nJANE15,INF-0001\n")
+    with pytest.raises(LandingFileError, match=r"roster/2026-11-02/discount_codes.csv: header lacks .*campaign_id"):
+        ingest_dataset(RAW["roster_discount_codes"], landing, tmp_path / "lake", DS, "run-1", KEY)
+
+
+def test_never_delivered_file_reads_as_empty(tmp_path):
+    result = ingest_dataset(RAW["web_events"], tmp_path / "landing", tmp_path / "lake", DS, "run-1", KEY)
+    assert (result.status, result.rows) == ("missing", 0)
+    assert _raw(tmp_path / "lake", "web_events").height == 0

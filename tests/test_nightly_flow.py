@@ -1,0 +1,57 @@
+"""The nightly flow on the golden landing files: outputs in the lake and the warehouse, identical on a rerun."""
+import hashlib
+from datetime import date
+
+import duckdb
+import pytest
+
+from tests.conftest import FIXTURE_DATE
+from transforms.staging.models import STAGING_MODELS
+
+DS = date.fromisoformat(FIXTURE_DATE)
+
+
+def _lake_digest(lake) -> dict[str, str]:
+    return {str(p.relative_to(lake)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(lake.rglob("*.parquet"))}
+
+
+def _warehouse_rows(path) -> dict[str, list]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {m.name: con.sql(f"SELECT * FROM staging.{m.name} ORDER BY ALL").fetchall() for m in STAGING_MODELS}
+
+
+def test_nightly_writes_lake_and_duckdb_and_a_rerun_changes_nothing(prefect_harness, data_dir):
+    from flows.nightly import nightly
+
+    summary = nightly(ds=DS)
+    assert summary.ingested["web_events"] == {"status": "loaded", "rows": 7,
+                                              "file": f"web_events/{FIXTURE_DATE}/events.ndjson"}
+    assert summary.staged["stg_web_events"] == 5
+    assert summary.staged["stg_post_snapshots"] == 7
+    lake, warehouse = data_dir / "lake", data_dir / "warehouse.duckdb"
+    first_lake, first_rows = _lake_digest(lake), _warehouse_rows(warehouse)
+    assert {name: len(rows) for name, rows in first_rows.items()} == summary.staged
+
+    with duckdb.connect() as con:
+        read_back = con.sql(
+            "SELECT landing_date, count(*) FROM read_parquet(?, hive_partitioning = true) GROUP BY ALL",
+            params=[str(lake / "staging" / "stg_post_snapshots" / "*" / "*.parquet")]).fetchall()
+    assert read_back == [(DS, 7)]
+
+    again = nightly(ds=DS)
+    assert {info["status"] for info in again.ingested.values()} == {"skipped"}
+    assert _lake_digest(lake) == first_lake
+    assert _warehouse_rows(warehouse) == first_rows
+
+
+def test_production_warehouse_without_pii_key_fails_before_any_work(prefect_harness, data_dir, monkeypatch):
+    from flows.nightly import nightly
+    from influence.settings import SettingsError
+
+    monkeypatch.delenv("INFLUENCE_PII_KEY")
+    monkeypatch.setenv("INFLUENCE_WAREHOUSE_URL", "postgresql+psycopg://u:secret@127.0.0.1:5432/db")
+    with pytest.raises(SettingsError, match="INFLUENCE_PII_KEY must be set") as failure:
+        nightly(ds=DS)
+    assert "secret" not in str(failure.value)
+    assert not (data_dir / "lake").exists()
