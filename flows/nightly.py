@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
@@ -30,9 +30,17 @@ class RunSummary:
     warehouse: str = ""
 
 
+def default_ds() -> date:
+    """The day before the run was scheduled to start (UTC): what a 03:00 nightly is meant to process."""
+    scheduled = flow_run.scheduled_start_time
+    return (scheduled.date() if scheduled else datetime.now(timezone.utc).date()) - timedelta(days=1)
+
+
 @flow(name="nightly", flow_run_name="nightly-{ds}", log_prints=False)
-def nightly(ds: date) -> RunSummary:
-    """Process the landing files delivered on `ds` into the staging tables of the lake and the warehouse."""
+def nightly(ds: date | None = None) -> RunSummary:
+    """Process the landing files delivered on `ds` (default: the day before the scheduled start) into the staging
+    tables of the lake and the warehouse."""
+    ds = ds or default_ds()
     settings = load_settings()
     ctx = RunContext.from_settings(settings, str(flow_run.id or uuid.uuid4()))
     log = get_run_logger()

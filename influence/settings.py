@@ -70,9 +70,13 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    """Read and check settings; fails loudly on a missing secret so no run starts half-configured."""
+    """Read and check settings (and the rules file they name); fails loudly on a missing secret or a bad rules file,
+    so no run starts half-configured."""
+    from influence.rules import load_rules
+
     settings = Settings()
     settings.pii_key_bytes()
+    load_rules(settings.rules_file)
     return settings
 
 
