@@ -30,11 +30,18 @@ def _progress() -> Progress:
                     console=console)
 
 
+@app.callback()
+def _no_telemetry() -> None:
+    """Telemetry off for every command, and for the temporary Prefect server a run may start (it inherits this
+    environment): the pipeline runs on machines with no internet, and users did not ask to be tracked."""
+    for name, value in (("DO_NOT_TRACK", "1"), ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
+                        ("GX_ANALYTICS_ENABLED", "false")):
+        os.environ.setdefault(name, value)
+
+
 def _quiet_prefect() -> None:
     # The demo prints its own progress; Prefect's per-task INFO lines would drown it.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
 def _generate(out: Path, start: date, days: int, scale: float, seed: int, dirty_rate: float) -> dict[str, int]:

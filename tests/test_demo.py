@@ -1,0 +1,49 @@
+"""The README's main job, end to end at a small scale: CLI demo → lake + DuckDB warehouse + summary."""
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from influence.cli import app
+from transforms.staging.models import STAGING_MODELS
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_end_to_end(prefect_harness, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    monkeypatch.setenv("INFLUENCE_DATA_DIR", str(data))
+    monkeypatch.delenv("INFLUENCE_PII_KEY", raising=False)
+    monkeypatch.delenv("INFLUENCE_WAREHOUSE_URL", raising=False)
+    result = CliRunner().invoke(app, ["demo", "--days", "3", "--scale", "0.05", "--dirty-rate", "0.02"])
+    assert result.exit_code == 0, result.output
+    assert "created a random dev key" in result.output
+    assert "3 nightly runs" in result.output and "read_parquet(" in result.output
+
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        days = con.execute("SELECT count(DISTINCT landing_date) FROM staging.stg_web_events").fetchone()[0]
+        counts = {m.name: con.execute(f"SELECT count(*) FROM staging.{m.name}").fetchone()[0] for m in STAGING_MODELS}
+        lake_events = con.execute("SELECT count(*) FROM read_parquet(?, hive_partitioning = true)", [
+            str(data / "lake" / "staging" / "stg_web_events" / "*" / "*.parquet")]).fetchone()[0]
+        leaked = con.execute("SELECT count(*) FROM staging.stg_orders WHERE customer_email_hash LIKE '%@%'").fetchone()[0]
+    assert days == 3
+    assert all(rows > 0 for rows in counts.values()), counts
+    assert lake_events == counts["stg_web_events"]
+    assert leaked == 0
+
+
+def test_sample_cli_writes_to_the_landing_dir_by_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("INFLUENCE_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(app, ["sample", "--start", "2026-11-01", "--days", "1", "--scale", "0.05"])
+    assert result.exit_code == 0, result.output
+    written = sorted(str(p.relative_to(tmp_path / "data" / "landing")) for p in (tmp_path / "data" / "landing").rglob("*.*"))
+    assert "web_events/2026-11-01/events.ndjson" in written
+    assert len(written) == 16
+    assert Path(tmp_path / "data" / "landing" / "roster" / "2026-11-01" / "campaigns.csv").read_text().startswith("campaign_id,")
+
+
+@pytest.mark.parametrize("command", ["sample", "run", "demo", "query"])
+def test_every_command_has_help(command):
+    result = CliRunner().invoke(app, [command, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output
