@@ -6,6 +6,7 @@ sees either the previous partition whole or the new one whole, never half of one
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from datetime import date
 from pathlib import Path
@@ -66,11 +67,14 @@ def scan_partition(lake_dir: Path, layer: str, table: str, column: str, value: d
     return pl.scan_parquet(path)
 
 
-def sweep_temporaries(lake_dir: Path) -> int:
-    """Delete temporaries a crashed run left behind; returns how many. Safe only when no run is writing."""
+def sweep_temporaries(lake_dir: Path, min_age_seconds: float = 3600) -> int:
+    """Delete temporaries a crashed run left behind; returns how many. Only those older than `min_age_seconds`, so a
+    run sweeping at its start never pulls a file from under another run (a backfill day) still writing it."""
     swept = 0
+    cutoff = time.time() - min_age_seconds
     if lake_dir.exists():
         for tmp in lake_dir.rglob(f"{TMP_MARK}*"):
-            tmp.unlink(missing_ok=True)
-            swept += 1
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink(missing_ok=True)
+                swept += 1
     return swept

@@ -13,6 +13,7 @@ from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from sinks.ddl import create_schema_sql, create_table_sql, delete_all_sql, delete_partition_sql, insert_from_sql, sa_table
@@ -24,20 +25,35 @@ class Warehouse(Protocol):
     def close(self) -> None: ...
 
 
-class DuckDBWarehouse:
+class _PartitionLoader:
+    """Both engines load the same way — create if missing, delete the slice, bulk-insert, in one transaction — and
+    differ only in `_load`, which gets the table and the DELETE statement for the slice it replaces."""
+
+    def _load(self, target: sa.Table, rows: pa.Table, delete_sql: str) -> None:
+        raise NotImplementedError
+
+    def replace_partition(self, schema: str, table: str, rows: pa.Table, column: str, value: date) -> None:
+        target = sa_table(schema, table, rows.schema)
+        self._load(target, rows, delete_partition_sql(target, column, value))
+
+    def replace_table(self, schema: str, table: str, rows: pa.Table) -> None:
+        target = sa_table(schema, table, rows.schema)
+        self._load(target, rows, delete_all_sql(target))
+
+
+class DuckDBWarehouse(_PartitionLoader):
     def __init__(self, path: Path):
         import duckdb
 
         path.parent.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(str(path))
 
-    def _load(self, schema: str, table: str, rows: pa.Table, delete_sql: str) -> None:
-        target = sa_table(schema, table, rows.schema)
-        self._con.execute(create_schema_sql(schema))
+    def _load(self, target: sa.Table, rows: pa.Table, delete_sql: str) -> None:
+        self._con.execute(create_schema_sql(target.schema))
         self._con.execute(create_table_sql(target))
         self._con.begin()
         try:
-            self._con.execute(delete_sql if delete_sql else delete_all_sql(target))
+            self._con.execute(delete_sql)
             self._con.register("incoming_rows", rows)
             self._con.execute(insert_from_sql(target, "incoming_rows"))
             self._con.unregister("incoming_rows")
@@ -46,17 +62,11 @@ class DuckDBWarehouse:
             self._con.rollback()
             raise
 
-    def replace_partition(self, schema: str, table: str, rows: pa.Table, column: str, value: date) -> None:
-        self._load(schema, table, rows, delete_partition_sql(sa_table(schema, table, rows.schema), column, value))
-
-    def replace_table(self, schema: str, table: str, rows: pa.Table) -> None:
-        self._load(schema, table, rows, "")
-
     def close(self) -> None:
         self._con.close()
 
 
-class PostgresWarehouse:
+class PostgresWarehouse(_PartitionLoader):
     def __init__(self, url: str):
         import psycopg
 
@@ -66,28 +76,22 @@ class PostgresWarehouse:
             password=parsed.password, dbname=parsed.database, autocommit=False,
         )
 
-    def _load(self, schema: str, table: str, rows: pa.Table, delete_sql: str) -> None:
+    def _load(self, target: sa.Table, rows: pa.Table, delete_sql: str) -> None:
         from psycopg import sql
 
-        target = sa_table(schema, table, rows.schema)
         copy = sql.SQL("COPY {}.{} ({}) FROM STDIN WITH (FORMAT csv, HEADER false)").format(
-            sql.Identifier(schema), sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, rows.column_names)))
+            sql.Identifier(target.schema), sql.Identifier(target.name),
+            sql.SQL(", ").join(map(sql.Identifier, rows.column_names)))
         buffer = io.BytesIO()
         # pyarrow quotes every string, so "" is an empty string and an unquoted empty field is NULL to COPY.
         pacsv.write_csv(rows, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
         with self._conn.transaction():
             with self._conn.cursor() as cur:
-                cur.execute(create_schema_sql(schema))
+                cur.execute(create_schema_sql(target.schema))
                 cur.execute(create_table_sql(target))
-                cur.execute(delete_sql or delete_all_sql(target))
+                cur.execute(delete_sql)
                 with cur.copy(copy) as pipe:
                     pipe.write(buffer.getbuffer())
-
-    def replace_partition(self, schema: str, table: str, rows: pa.Table, column: str, value: date) -> None:
-        self._load(schema, table, rows, delete_partition_sql(sa_table(schema, table, rows.schema), column, value))
-
-    def replace_table(self, schema: str, table: str, rows: pa.Table) -> None:
-        self._load(schema, table, rows, "")
 
     def close(self) -> None:
         self._conn.close()

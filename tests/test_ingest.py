@@ -87,3 +87,20 @@ def test_never_delivered_file_reads_as_empty(tmp_path):
     result = ingest_dataset(RAW["web_events"], tmp_path / "landing", tmp_path / "lake", DS, "run-1", KEY)
     assert (result.status, result.rows) == ("missing", 0)
     assert _raw(tmp_path / "lake", "web_events").height == 0
+
+
+def test_sweep_removes_only_stale_temporaries(tmp_path):
+    import os
+    import time
+
+    from sinks.lake import sweep_temporaries
+
+    stale = tmp_path / "staging" / "t" / "landing_date=2026-11-02" / ".tmp-abc-part-0.parquet"
+    fresh = stale.with_name(".tmp-def-part-0.parquet")
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"being written")
+    old = time.time() - 7200
+    os.utime(stale, (old, old))
+    assert sweep_temporaries(tmp_path) == 1
+    assert not stale.exists() and fresh.exists()
