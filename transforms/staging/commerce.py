@@ -61,7 +61,7 @@ def build_stg_orders(raw: pl.LazyFrame, landing_date: date) -> pl.LazyFrame:
         normalise_text(pl.col("financial_status")).alias("financial_status"),
         pl.coalesce(refunded, pl.lit(0, dtype=MONEY)).cast(MONEY).alias("refunded_amount"),
         last_refund.alias("last_refunded_at"),
-        json_value(pl.col("discount_codes"), _CODES).list.len().fill_null(0).cast(pl.Int32).alias("discount_code_count"),
+        json_value(pl.col("discount_codes"), _CODES).list.len().fill_null(0).cast(pl.Int64).alias("discount_code_count"),
         to_bool(pl.col("test")).fill_null(False).alias("is_test"), normalise_text(pl.col("source_name")).alias("source_name"),
         *LINEAGE,
     )
