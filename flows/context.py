@@ -12,6 +12,7 @@ class RunContext:
     run_id: str
     landing_dir: Path
     lake_dir: Path
+    validation_dir: Path
     warehouse_url: str
     pii_key: bytes
 
@@ -21,4 +22,5 @@ class RunContext:
     @classmethod
     def from_settings(cls, settings: Settings, run_id: str) -> "RunContext":
         return cls(run_id, settings.landing_dir.resolve(), settings.lake_dir.resolve(),
-                   settings.resolved_warehouse_url, settings.pii_key_bytes())
+                   (settings.data_dir / "validation").resolve(), settings.resolved_warehouse_url,
+                   settings.pii_key_bytes())

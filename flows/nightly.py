@@ -1,7 +1,8 @@
-"""The nightly flow: ingest → staging → publish (Parquet lake, then warehouse) for one landing date.
+"""The nightly flow: ingest → check (contracts) → staging → validate (GX) → publish, for one landing date.
 
-Only wiring lives here. Everything is staged before anything is published, so a failing step leaves the previous
-outputs exactly as they were. Later stages (validation, marts) slot in between staging and publishing.
+Only wiring lives here. Everything is checked and staged before anything is published, and an error-severity rule
+stops the run before the first write, so previous outputs stay exactly as they were. Later stages (marts) slot in
+between staging and validation.
 """
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
+import polars as pl
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from contracts.checkpoint import ValidationFailed
 from flows.context import RunContext
-from flows.tasks import ingest, load_warehouse, publish_parquet, stage
+from flows.tasks import check_raw, ingest, load_warehouse, publish_parquet, record_audit, stage, validate
 from influence.settings import load_settings
 from schemas.raw import DATASETS
 from sinks.lake import sweep_temporaries
+from transforms.audit import SourceOutcome, build_run_sources
 from transforms.staging.models import STAGING_MODELS
 
 
@@ -25,9 +29,13 @@ class RunSummary:
     ds: date
     run_id: str
     ingested: dict[str, dict] = field(default_factory=dict)  # raw dataset -> {status, rows, file}
+    quarantined: dict[str, int] = field(default_factory=dict)  # raw dataset -> rows quarantined
     staged: dict[str, int] = field(default_factory=dict)  # staging table -> rows
+    rules_failed: list[str] = field(default_factory=list)  # ids of warning rules that failed (errors stop the run)
     lake_dir: str = ""
     warehouse: str = ""
+    validation_results: str = ""
+    data_docs: str = ""
 
 
 def default_ds() -> date:
@@ -36,27 +44,55 @@ def default_ds() -> date:
     return (scheduled.date() if scheduled else datetime.now(timezone.utc).date()) - timedelta(days=1)
 
 
+def _outcomes(ingested: dict, checks: dict, validation) -> list[SourceOutcome]:
+    outcomes = []
+    for name, result in ingested.items():
+        split = checks[name].split
+        failed = validation.failed_for(name)
+        outcomes.append(SourceOutcome(
+            name, result.file, result.status, split.clean.height + split.quarantined.height, split.clean.height,
+            split.quarantined.height, len(failed), sum(r.severity == "error" for r in failed), result.seconds,
+            checks[name].seconds))
+    return outcomes
+
+
 @flow(name="nightly", flow_run_name="nightly-{ds}", log_prints=False)
 def nightly(ds: date | None = None) -> RunSummary:
     """Process the landing files delivered on `ds` (default: the day before the scheduled start) into the staging
-    tables of the lake and the warehouse."""
+    and quarantine tables of the lake and the warehouse, with a run audit."""
     ds = ds or default_ds()
     settings = load_settings()
     ctx = RunContext.from_settings(settings, str(flow_run.id or uuid.uuid4()))
     log = get_run_logger()
-    swept = sweep_temporaries(ctx.lake_dir)
-    if swept:
+    started = datetime.now(timezone.utc)
+    if swept := sweep_temporaries(ctx.lake_dir):
         log.warning("swept %d temporary files left by an interrupted run", swept)
 
-    summary = RunSummary(ds, ctx.run_id, lake_dir=str(ctx.lake_dir), warehouse=settings.safe_warehouse_url())
-    for dataset in DATASETS:
-        result = ingest(dataset.name, ds, ctx)
-        summary.ingested[dataset.name] = {"status": result.status, "rows": result.rows, "file": result.file}
+    ingested = {d.name: ingest(d.name, ds, ctx) for d in DATASETS}
+    checks = {d.name: check_raw(d.name, ds, ctx) for d in DATASETS}
+    clean = {name: check.split.clean for name, check in checks.items()}
+    staged = {m.name: stage(m.name, ds, clean) for m in STAGING_MODELS}
+    validation = validate(ds, ctx, checks, staged)
 
-    staged = {model.name: stage(model.name, ds, ctx) for model in STAGING_MODELS}
+    failed = bool(validation.errors)
+    audit = build_run_sources(ctx.run_id, ds, _outcomes(ingested, checks, validation), started,
+                              datetime.now(timezone.utc), run_failed=failed)
+    if failed:
+        record_audit(audit, ds, ctx)
+        raise ValidationFailed(ds, validation.errors, validation.results_file)
+
+    quarantine = {name: c.split.quarantined.with_columns(landing_date=pl.lit(ds)) for name, c in checks.items()}
     for table, rows in staged.items():
-        publish_parquet(table, rows, ds, ctx)
-        summary.staged[table] = rows.num_rows
-    load_warehouse(staged, ds, ctx)
-    log.info("nightly %s: %d staging tables, %d rows", ds, len(staged), sum(summary.staged.values()))
-    return summary
+        publish_parquet("staging", table, rows, ds, ctx)
+    for dataset, rows in quarantine.items():
+        publish_parquet("quarantine", dataset, rows, ds, ctx)
+    load_warehouse([("staging", t, rows) for t, rows in staged.items()]
+                   + [("quarantine", d, rows) for d, rows in quarantine.items()], ds, ctx)
+    record_audit(audit, ds, ctx)
+    log.info("nightly %s: %d rows staged, %d quarantined", ds, sum(f.height for f in staged.values()),
+             sum(f.height for f in quarantine.values()))
+    return RunSummary(
+        ds, ctx.run_id, {n: {"status": r.status, "rows": r.rows, "file": r.file} for n, r in ingested.items()},
+        {n: f.height for n, f in quarantine.items()}, {t: f.height for t, f in staged.items()},
+        [r.rule_id for r in validation.results if not r.success], str(ctx.lake_dir), settings.safe_warehouse_url(),
+        str(validation.results_file), str(validation.docs_index or ""))

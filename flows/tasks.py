@@ -1,58 +1,109 @@
-"""Prefect tasks: each one step of a run, delegating to sources/, transforms/ and sinks/.
+"""Prefect tasks: each one step of a run, delegating to sources/, contracts/, transforms/ and sinks/.
 
 No task is cached: Prefect's input cache would make a rerun skip its writes. Storage and warehouse I/O retry with
 backoff, since those are the steps that fail for passing reasons (a locked file, a dropped connection).
 """
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from datetime import date
 
-import pyarrow as pa
+import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from contracts.checkpoint import RunValidation, validate_run
+from contracts.model import load_contracts
+from contracts.rules import row_rules
 from flows.context import RunContext
 from schemas.raw import BY_NAME as RAW_DATASETS
 from sinks.lake import write_partition
 from sinks.warehouse import connect_warehouse
 from sources.ingest import IngestResult, ingest_dataset, scan_raw
+from transforms.quarantine import BatchCheck, check_batch, reference_values
 from transforms.staging.models import BY_NAME as STAGING_MODELS
-from transforms.staging.models import PARTITION_COLUMN
 
-STAGING_LAYER = "staging"
+PARTITION_COLUMN = "landing_date"
 IO_RETRIES = dict(retries=2, retry_delay_seconds=[2, 10])
 
 
 @task(name="ingest", task_run_name="ingest-{dataset}-{ds}", cache_policy=NO_CACHE, **IO_RETRIES)
 def ingest(dataset: str, ds: date, ctx: RunContext) -> IngestResult:
-    result = ingest_dataset(RAW_DATASETS[dataset], ctx.landing_dir, ctx.lake_dir, ds, ctx.run_id, ctx.pii_key)
+    started = time.perf_counter()
+    result: IngestResult = ingest_dataset(RAW_DATASETS[dataset], ctx.landing_dir, ctx.lake_dir, ds, ctx.run_id,
+                                          ctx.pii_key)
     log = get_run_logger()
     if result.status == "missing":
         log.warning("%s: no landing file %s", dataset, result.file)
     else:
         log.info("%s: %s (%d rows from %s)", dataset, result.status, result.rows, result.file)
-    return result
+    return replace(result, seconds=time.perf_counter() - started)
+
+
+@task(name="check", task_run_name="check-{dataset}-{ds}", cache_policy=NO_CACHE)
+def check_raw(dataset: str, ds: date, ctx: RunContext) -> BatchCheck:
+    """Split the day's raw batch into clean and quarantined rows by the contract's row rules."""
+    started = time.perf_counter()
+    contract = load_contracts()[dataset]
+    references = {}
+    for target in {t for p in contract.properties for t in p.relationships}:
+        target_dataset, column = target.split(".", 1)
+        references[target] = reference_values(scan_raw(ctx.lake_dir, RAW_DATASETS[target_dataset], ds).collect(), column)
+    raw = scan_raw(ctx.lake_dir, RAW_DATASETS[dataset], ds).collect()
+    checked = check_batch(raw, contract, row_rules(contract, ds, references))
+    split = checked.split
+    if split.quarantined.height:
+        top = ", ".join(f"{rule} {n}" for rule, n in sorted(split.rule_counts.items(), key=lambda kv: -kv[1]) if n)
+        get_run_logger().warning("%s: %d of %d rows quarantined (%s)", dataset, split.quarantined.height,
+                                 raw.height, top)
+    checked.seconds = time.perf_counter() - started
+    return checked
 
 
 @task(name="stage", task_run_name="stage-{model}-{ds}", cache_policy=NO_CACHE)
-def stage(model: str, ds: date, ctx: RunContext) -> pa.Table:
+def stage(model: str, ds: date, clean: dict[str, pl.DataFrame]) -> pl.DataFrame:
     spec = STAGING_MODELS[model]
-    inputs = [scan_raw(ctx.lake_dir, RAW_DATASETS[name], ds) for name in spec.inputs]
-    frame = spec.build(*inputs, landing_date=ds).collect()
+    frame = spec.build(*[clean[name].lazy() for name in spec.inputs], landing_date=ds).collect()
     get_run_logger().info("%s: %d rows", model, frame.height)
-    return frame.to_arrow()
+    return frame
 
 
-@task(name="publish-parquet", task_run_name="publish-parquet-{table}-{ds}", cache_policy=NO_CACHE, **IO_RETRIES)
-def publish_parquet(table: str, rows: pa.Table, ds: date, ctx: RunContext) -> str:
-    return str(write_partition(rows, ctx.lake_dir, STAGING_LAYER, table, PARTITION_COLUMN, ds))
+@task(name="publish-parquet", task_run_name="publish-parquet-{layer}-{table}-{ds}", cache_policy=NO_CACHE,
+      **IO_RETRIES)
+def publish_parquet(layer: str, table: str, rows: pl.DataFrame, ds: date, ctx: RunContext) -> str:
+    return str(write_partition(rows, ctx.lake_dir, layer, table, PARTITION_COLUMN, ds))
 
 
 @task(name="load-warehouse", task_run_name="load-warehouse-{ds}", cache_policy=NO_CACHE, **IO_RETRIES)
-def load_warehouse(tables: dict[str, pa.Table], ds: date, ctx: RunContext) -> None:
+def load_warehouse(tables: list[tuple[str, str, pl.DataFrame]], ds: date, ctx: RunContext) -> None:
+    """Replace the `ds` partition of each (schema, table): one transaction per table partition."""
     warehouse = connect_warehouse(ctx.warehouse_url)
     try:
-        for table, rows in tables.items():
-            warehouse.replace_partition(STAGING_LAYER, table, rows, PARTITION_COLUMN, ds)
+        for schema, table, rows in tables:
+            warehouse.replace_partition(schema, table, rows.to_arrow(), PARTITION_COLUMN, ds)
     finally:
         warehouse.close()
+
+
+@task(name="record-audit", task_run_name="record-audit-{ds}", cache_policy=NO_CACHE, **IO_RETRIES)
+def record_audit(audit: pl.DataFrame, ds: date, ctx: RunContext) -> None:
+    """Append this run's audit rows (replacing any of the same run id, so a retried task does not duplicate)."""
+    warehouse = connect_warehouse(ctx.warehouse_url)
+    try:
+        warehouse.replace_partition("audit", "run_sources", audit.to_arrow(), "run_id", ctx.run_id)
+    finally:
+        warehouse.close()
+
+
+@task(name="validate", task_run_name="validate-{ds}", cache_policy=NO_CACHE)
+def validate(ds: date, ctx: RunContext, checks: dict[str, BatchCheck], staged: dict[str, pl.DataFrame]) -> RunValidation:
+    """Record every rule in Great Expectations (results JSON + data docs). Gating is the flow's call."""
+    validation = validate_run(ctx.validation_dir, ds, ctx.run_id, checks, staged)
+    failed = [r for r in validation.results if not r.success]
+    log = get_run_logger()
+    log.info("validation: %d rules checked, %d failed (%d errors); docs: %s", len(validation.results), len(failed),
+             len(validation.errors), validation.docs_index)
+    for result in validation.errors:
+        log.error("%s: %s failed", result.dataset, result.rule_id)
+    return validation

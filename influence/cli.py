@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Optional
@@ -70,18 +71,34 @@ def sample(
     console.print(f"wrote {sum(counts.values()):,} records in {len(counts)} files per day to [bold]{target}[/bold]")
 
 
+@contextmanager
+def _clear_errors():
+    """Known failures — bad settings, an unreadable landing file, a failed error rule — end the command with their
+    own message (which names the file, row, field or rule) instead of a traceback."""
+    from contracts.checkpoint import ValidationFailed
+    from influence.settings import SettingsError
+    from sources.landing import LandingFileError
+
+    try:
+        yield
+    except (SettingsError, LandingFileError, ValidationFailed) as exc:
+        console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+
+
 def _run_days(days: list[date]) -> list:
     from flows.nightly import nightly
     from influence.settings import load_settings
 
-    load_settings()  # fail on a missing secret before any flow starts
     summaries = []
-    with _progress() as progress:
-        bar = progress.add_task("nightly runs", total=len(days))
-        for day in days:
-            progress.update(bar, description=f"nightly {day}")
-            summaries.append(nightly(ds=day))
-            progress.advance(bar)
+    with _clear_errors():
+        load_settings()  # fail on a missing secret before any flow starts
+        with _progress() as progress:
+            bar = progress.add_task("nightly runs", total=len(days))
+            for day in days:
+                progress.update(bar, description=f"nightly {day}")
+                summaries.append(nightly(ds=day))
+                progress.advance(bar)
     return summaries
 
 
@@ -99,6 +116,35 @@ def _print_run(summary) -> None:
     for name, rows in summary.staged.items():
         table.add_row(name, f"{rows:,}")
     console.print(table)
+    quarantined = {name: n for name, n in summary.quarantined.items() if n}
+    if quarantined:
+        console.print("quarantined: " + ", ".join(f"{name} {n:,}" for name, n in quarantined.items()))
+    console.print(f"validation results: {summary.validation_results}\ndata docs: {summary.data_docs}")
+
+
+@app.command("validate")
+def validate_cmd(date_: Annotated[str, typer.Option("--date", help="Landing date to check, YYYY-MM-DD.")]) -> None:
+    """Check a landing date against the data contracts (ingestion + contracts only; publishes nothing). Exits
+    non-zero when an error rule fails."""
+    from flows.validate import validate_landing
+
+    with _clear_errors():
+        validation, rows = validate_landing(ds=_parse_date(date_, "--date"))
+    table = Table(title=f"contracts, landing date {date_}")
+    for column in ("dataset", "rows in", "quarantined", "rules", "passed", "failed (warning)", "failed (error)"):
+        table.add_column(column, justify="left" if column == "dataset" else "right")
+    for dataset, (rows_in, quarantined) in rows.items():
+        mine = [r for r in validation.results if r.dataset == dataset]
+        failed = [r for r in mine if not r.success]
+        table.add_row(dataset, f"{rows_in:,}", f"{quarantined:,}", str(len(mine)), str(len(mine) - len(failed)),
+                      str(sum(r.severity == "warning" for r in failed)), str(sum(r.severity == "error" for r in failed)))
+    console.print(table)
+    for result in (r for r in validation.results if not r.success):
+        count = result.unexpected_count if result.unexpected_count is not None else result.observed_value
+        console.print(f"  {result.severity:7} {result.rule_id}: {count}", highlight=False)
+    console.print(f"data docs: {validation.docs_index}\nresults: {validation.results_file}")
+    if validation.errors:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -59,8 +59,8 @@ def create_table_sql(table: sa.Table) -> str:
     return render(CreateTable(table, if_not_exists=True))
 
 
-def delete_partition_sql(table: sa.Table, column: str, value: date) -> str:
-    return render(sa.delete(table).where(table.c[column] == sa.literal(value, sa.Date())))
+def delete_partition_sql(table: sa.Table, column: str, value: object) -> str:
+    return render(sa.delete(table).where(table.c[column] == sa.literal(value, table.c[column].type)))
 
 
 def delete_all_sql(table: sa.Table) -> str:

@@ -20,7 +20,7 @@ from sinks.ddl import create_schema_sql, create_table_sql, delete_all_sql, delet
 
 
 class Warehouse(Protocol):
-    def replace_partition(self, schema: str, table: str, rows: pa.Table, column: str, value: date) -> None: ...
+    def replace_partition(self, schema: str, table: str, rows: pa.Table, column: str, value: object) -> None: ...
     def replace_table(self, schema: str, table: str, rows: pa.Table) -> None: ...
     def close(self) -> None: ...
 
@@ -32,7 +32,7 @@ class _PartitionLoader:
     def _load(self, target: sa.Table, rows: pa.Table, delete_sql: str) -> None:
         raise NotImplementedError
 
-    def replace_partition(self, schema: str, table: str, rows: pa.Table, column: str, value: date) -> None:
+    def replace_partition(self, schema: str, table: str, rows: pa.Table, column: str, value: object) -> None:
         target = sa_table(schema, table, rows.schema)
         self._load(target, rows, delete_partition_sql(target, column, value))
 

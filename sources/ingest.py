@@ -21,10 +21,14 @@ class IngestResult:
     status: str  # loaded | replaced | skipped | missing
     rows: int
     file: str
+    seconds: float = 0.0
 
 
 def landing_path(landing_dir: Path, dataset: RawDataset, ds: date) -> tuple[Path, str]:
+    """The landing file of `dataset` for `ds` — plain or gzipped — and its path relative to the landing dir."""
     rel = f"{dataset.source}/{ds.isoformat()}/{dataset.file}"
+    if not (landing_dir / rel).exists() and (landing_dir / f"{rel}.gz").exists():
+        rel = f"{rel}.gz"
     return landing_dir / rel, rel
 
 

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import re
+import zlib
 from pathlib import Path
 
 import polars as pl
@@ -15,6 +17,7 @@ from transforms.pii import pseudonymise
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _IPV4 = re.compile(r"\b\d{1,3}(\.\d{1,3}){3}\b")
+_SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 class LandingFileError(ValueError):
@@ -23,7 +26,15 @@ class LandingFileError(ValueError):
 
 def _mask(line: str) -> str:
     """An unparseable line is kept for the quarantine, but PII in it must not pass landing in clear."""
-    return _IPV4.sub("<ip>", _EMAIL.sub("<email>", line))[:2000]
+    printable = line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return _IPV4.sub("<ip>", _EMAIL.sub("<email>", printable))[:2000]
+
+
+def _bad_utf8(text: str) -> int | None:
+    """Column (1-based) of the first byte that was not UTF-8, or None. Undecodable bytes arrive as lone surrogates
+    (surrogateescape), so one bad line does not sink the whole file."""
+    match = _SURROGATE.search(text)
+    return None if match is None else match.start() + 1
 
 
 def _scalar_text(value: object, nested: bool = False) -> str | None:
@@ -47,6 +58,9 @@ def _parse_ndjson(text: str, dataset: RawDataset) -> list[tuple[int, dict[str, s
     rows = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
+            continue
+        if (column := _bad_utf8(line)) is not None:
+            rows.append((number, None, f"not valid UTF-8 (byte at column {column})", line))
             continue
         try:
             record = json.loads(line)
@@ -79,18 +93,26 @@ def _parse_csv(text: str, dataset: RawDataset, rel_path: str) -> list[tuple[int,
             problem = f"expected {len(header)} fields, found {len(values)}"
             rows.append((number, None, problem, ",".join(values)))
             continue
+        broken = next((header[i] for i, v in enumerate(values) if _bad_utf8(v) is not None), None)
+        if broken is not None:
+            rows.append((number, None, f"field {broken} is not valid UTF-8", ",".join(values)))
+            continue
         rows.append((number, {f.name: (values[index[f.name]] or None) for f in dataset.fields}, None, ""))
     return rows
 
 
 def read_landing_file(dataset: RawDataset, path: Path, rel_path: str, run_id: str, pii_key: bytes) -> pa.Table:
-    """Read one landing file into the raw table of `dataset`. Malformed lines become rows with `_parse_error` set and
-    the (masked) line in `_raw_line`, so nothing is dropped; a file that cannot be decoded at all raises
+    """Read one landing file (optionally gzipped) into the raw table of `dataset`. Malformed lines — bad JSON, wrong
+    field count, bytes that are not UTF-8 — become rows with `_parse_error` set and the (masked) line in `_raw_line`,
+    so nothing is dropped; a file that cannot be read at all (truncated gzip, CSV header lacking a column) raises
     LandingFileError naming it."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise LandingFileError(f"{rel_path}: not UTF-8 text (byte {exc.start})") from None
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise LandingFileError(f"{rel_path}: truncated or corrupt gzip ({exc}); ask for the file again") from None
+    text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
     parsed = _parse_ndjson(text, dataset) if dataset.fmt == "ndjson" else _parse_csv(text, dataset, rel_path)
     columns: dict[str, list] = {f.name: [] for f in dataset.fields}
     meta: dict[str, list] = {"_row_number": [], "_parse_error": [], "_raw_line": []}

@@ -27,8 +27,9 @@ def test_nightly_writes_lake_and_duckdb_and_a_rerun_changes_nothing(prefect_harn
     summary = nightly(ds=DS)
     assert summary.ingested["web_events"] == {"status": "loaded", "rows": 7,
                                               "file": f"web_events/{FIXTURE_DATE}/events.ndjson"}
-    assert summary.staged["stg_web_events"] == 5
-    assert summary.staged["stg_post_snapshots"] == 7
+    assert summary.staged["stg_web_events"] == 4  # 7 lines: 1 malformed, 1 duplicate, 1 dated 2099
+    assert summary.staged["stg_post_snapshots"] == 5
+    assert summary.quarantined["web_events"] == 3
     lake, warehouse = data_dir / "lake", data_dir / "warehouse.duckdb"
     first_lake, first_rows = _lake_digest(lake), _warehouse_rows(warehouse)
     assert {name: len(rows) for name, rows in first_rows.items()} == summary.staged
@@ -37,7 +38,7 @@ def test_nightly_writes_lake_and_duckdb_and_a_rerun_changes_nothing(prefect_harn
         read_back = con.sql(
             "SELECT landing_date, count(*) FROM read_parquet(?, hive_partitioning = true) GROUP BY ALL",
             params=[str(lake / "staging" / "stg_post_snapshots" / "*" / "*.parquet")]).fetchall()
-    assert read_back == [(DS, 7)]
+    assert read_back == [(DS, 5)]
 
     again = nightly(ds=DS)
     assert {info["status"] for info in again.ingested.values()} == {"skipped"}

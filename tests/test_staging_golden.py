@@ -1,37 +1,57 @@
-"""Golden files: tests/fixtures/landing (tiny, hand-written, with the usual defects) → the expected staging tables in
-tests/fixtures/expected, compared as CSV text, so money is compared to the cent and timestamps to the microsecond.
+"""Golden files: tests/fixtures/landing (tiny, hand-written, with the usual defects) → the expected staging and
+quarantine tables in tests/fixtures/expected, compared as CSV text, so money is compared to the cent and timestamps to
+the microsecond.
 
 After an intended change, regenerate with UPDATE_GOLDEN=1 and review the diff like code.
 """
 import os
 from datetime import date
-from pathlib import Path
 
 import pytest
 
+from contracts.model import load_contracts
+from contracts.rules import row_rules
 from schemas.raw import BY_NAME as RAW, DATASETS
 from sources.ingest import ingest_dataset, scan_raw
 from tests.conftest import FIXTURE_DATE, FIXTURES, TEST_PII_KEY
+from transforms.quarantine import reference_values, split_batch
 from transforms.staging.models import STAGING_MODELS
 
 EXPECTED = FIXTURES / "expected"
 DS = date.fromisoformat(FIXTURE_DATE)
 
 
-@pytest.fixture(scope="module")
-def lake(tmp_path_factory) -> Path:
-    lake_dir = tmp_path_factory.mktemp("lake")
-    for dataset in DATASETS:
-        ingest_dataset(dataset, FIXTURES / "landing", lake_dir, DS, "golden-run", TEST_PII_KEY.encode())
-    return lake_dir
-
-
-@pytest.mark.parametrize("model", STAGING_MODELS, ids=lambda m: m.name)
-def test_staging_model_matches_golden_file(lake, model):
-    frame = model.build(*[scan_raw(lake, RAW[name], DS) for name in model.inputs], landing_date=DS).collect()
-    actual = frame.write_csv()
-    expected_file = EXPECTED / f"{model.name}.csv"
+def _matches_golden(name: str, actual: str) -> bool:
+    expected_file = EXPECTED / f"{name}.csv"
     if os.environ.get("UPDATE_GOLDEN"):
         expected_file.parent.mkdir(parents=True, exist_ok=True)
         expected_file.write_text(actual)
-    assert actual == expected_file.read_text()
+    return actual == expected_file.read_text()
+
+
+@pytest.fixture(scope="module")
+def splits(tmp_path_factory):
+    lake = tmp_path_factory.mktemp("lake")
+    for dataset in DATASETS:
+        ingest_dataset(dataset, FIXTURES / "landing", lake, DS, "golden-run", TEST_PII_KEY.encode())
+    raw = {d.name: scan_raw(lake, d, DS).collect() for d in DATASETS}
+    contracts = load_contracts()
+    result = {}
+    for dataset in DATASETS:
+        contract = contracts[dataset.name]
+        refs = {t: reference_values(raw[t.split(".")[0]], t.split(".")[1])
+                for p in contract.properties for t in p.relationships}
+        result[dataset.name] = split_batch(raw[dataset.name], contract, row_rules(contract, DS, refs))
+    return result
+
+
+@pytest.mark.parametrize("model", STAGING_MODELS, ids=lambda m: m.name)
+def test_staging_model_matches_golden_file(splits, model):
+    frame = model.build(*[splits[name].clean.lazy() for name in model.inputs], landing_date=DS).collect()
+    assert _matches_golden(model.name, frame.write_csv())
+
+
+@pytest.mark.parametrize("dataset", [d.name for d in DATASETS])
+def test_quarantine_matches_golden_file(splits, dataset):
+    quarantined = splits[dataset].quarantined.select("_source_file", "_row_number", "rule_id", "failed_rules", "reason")
+    assert _matches_golden(f"quarantine_{dataset}", quarantined.write_csv())

@@ -91,6 +91,6 @@ def build_stg_signups(raw: pl.LazyFrame, landing_date: date) -> pl.LazyFrame:
         _id("signup_id").alias("signup_id"), to_utc(pl.col("created_at")).alias("signed_up_at"),
         pl.col("email_hash"), pl.col("list_name").str.strip_chars().alias("list_name"),
         _id("anonymous_id").alias("anonymous_id"), url.alias("landing_url"), *utm_columns(url),
-        to_bool(pl.col("consent")).alias("has_consent"), *LINEAGE,
+        to_bool(pl.col("consent")).fill_null(False).alias("has_consent"), *LINEAGE,
     )
     return with_landing_date(latest_per_key(staged, ["signup_id"], []), landing_date)

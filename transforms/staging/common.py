@@ -54,8 +54,8 @@ def to_money(text: pl.Expr) -> pl.Expr:
 
 def to_bool(text: pl.Expr) -> pl.Expr:
     lowered = text.str.strip_chars().str.to_lowercase()
-    return (pl.when(lowered.is_in(["true", "1", "yes", "y"])).then(True)
-            .when(lowered.is_in(["false", "0", "no", "n"])).then(False))
+    return (pl.when(lowered.is_in(["true", "1", "yes"])).then(True)
+            .when(lowered.is_in(["false", "0", "no"])).then(False))
 
 
 def abbreviated_count(text: pl.Expr) -> pl.Expr:

@@ -11,7 +11,7 @@ import polars as pl
 
 from transforms.staging.common import (
     LINEAGE, abbreviated_count, latest_per_key, normalise_text, parsed_rows, platform_name, to_date, to_float,
-    to_money, utm_columns, with_landing_date,
+    to_money, url_decode, utm_columns, with_landing_date,
 )
 
 
@@ -75,7 +75,8 @@ def build_stg_campaigns(raw: pl.LazyFrame, landing_date: date) -> pl.LazyFrame:
 def build_stg_tracking_links(raw: pl.LazyFrame, landing_date: date) -> pl.LazyFrame:
     """roster tracking_links.csv → one row per tracking link per landing date; UTMs normalised as visits' are, and
     taken from the URL itself when a UTM column is empty."""
-    from_columns = {p: normalise_text(pl.col(p)) for p in ("utm_source", "utm_medium", "utm_campaign", "utm_content")}
+    from_columns = {p: normalise_text(url_decode(pl.col(p)))
+                    for p in ("utm_source", "utm_medium", "utm_campaign", "utm_content")}
     staged = parsed_rows(raw).with_columns(utm_columns(pl.col("url"), prefix="_url_")).select(
         _upper_id("link_id").alias("link_id"),
         _upper_id("campaign_id").alias("campaign_id"),

@@ -78,7 +78,7 @@ def _instagram_posts(media: pl.LazyFrame, insights: pl.LazyFrame, stories: pl.La
         to_int(pl.col("link_clicks")).alias("link_clicks"))
     product = pl.col("media_product_type").str.strip_chars().str.to_uppercase()
     kind = pl.col("media_type").str.strip_chars().str.to_uppercase()
-    is_story = product == "STORY"
+    is_story = (product == "STORY").fill_null(False)
     fetched = to_utc(pl.col("fetched_at"))
     return (parsed_rows(media).with_columns(pl.col("id").str.strip_chars())
             .join(feed, on="id", how="left").join(story, on="id", how="left")
@@ -110,14 +110,14 @@ def _tiktok_posts(videos: pl.LazyFrame, landing_date: date) -> pl.LazyFrame:
         to_int(pl.col("video_duration")).alias("duration_seconds"), *LINEAGE)
 
 
-def _youtube_posts(report: pl.LazyFrame) -> pl.LazyFrame:
+def _youtube_posts(report: pl.LazyFrame, landing_date: date) -> pl.LazyFrame:
     return parsed_rows(report).select(
         _key("youtube", pl.col("video_id")).alias("post_id"), _key("youtube", pl.col("channel_id")).alias("account_id"),
         pl.lit("youtube").alias("platform"),
         pl.when(to_bool(pl.col("is_short"))).then(pl.lit("short")).otherwise(pl.lit("video")).alias("media_type"),
         pl.lit(False).alias("is_story"), to_utc(pl.col("published_at")).alias("posted_at"),
-        to_date(pl.col("date")).alias("snapshot_date"), pl.lit(None, dtype=UTC_TS).alias("fetched_at"),
-        to_int(pl.col("likes")).alias("likes"), to_int(pl.col("comments")).alias("comments"),
+        pl.coalesce(to_date(pl.col("date")), pl.lit(landing_date, dtype=pl.Date)).alias("snapshot_date"),
+        pl.lit(None, dtype=UTC_TS).alias("fetched_at"), to_int(pl.col("likes")).alias("likes"), to_int(pl.col("comments")).alias("comments"),
         to_int(pl.col("shares")).alias("shares"), to_int(pl.col("views")).alias("views"),
         pl.lit(False).alias("is_likes_hidden"), pl.col("title").alias("caption"), *LINEAGE)
 
@@ -128,5 +128,5 @@ def build_stg_post_snapshots(instagram_media: pl.LazyFrame, instagram_media_insi
     """Raw media/video pulls of the three platforms → one row per post per snapshot date (latest pull wins).
     Metrics are lifetime totals as of the snapshot; a metric the platform does not report is null."""
     parts = [_instagram_posts(instagram_media, instagram_media_insights, instagram_story_insights, landing_date),
-             _tiktok_posts(tiktok_videos, landing_date), _youtube_posts(youtube_video_report)]
+             _tiktok_posts(tiktok_videos, landing_date), _youtube_posts(youtube_video_report, landing_date)]
     return _finish(parts, POST_COLUMNS, ["post_id", "snapshot_date"], landing_date)

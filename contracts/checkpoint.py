@@ -1,0 +1,75 @@
+"""One run's validation in Great Expectations: every raw batch (its row rules, to record what was quarantined, and
+its dataset rules) and every table about to be published (keys, required columns, foreign keys, row counts)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from contracts.gx import GxValidator, RuleResult, write_results
+from contracts.model import load_contracts
+from contracts.rules import published_rules, raw_dataset_rules
+from transforms.quarantine import BatchCheck
+
+
+@dataclass
+class RunValidation:
+    results: list[RuleResult]
+    results_file: Path
+    docs_index: Path | None
+
+    @property
+    def errors(self) -> list[RuleResult]:
+        return [r for r in self.results if r.severity == "error" and not r.success]
+
+    def failed_for(self, dataset: str) -> list[RuleResult]:
+        return [r for r in self.results if r.dataset == dataset and not r.success]
+
+
+class ValidationFailed(RuntimeError):
+    """An error-severity rule failed: nothing of the run is published."""
+
+    def __init__(self, ds: date, errors: list[RuleResult], results_file: Path):
+        lines = [f"{r.dataset}: rule {r.rule_id} failed ({_counts(r)})" for r in errors]
+        super().__init__(f"validation of {ds} failed; nothing was published. " + "; ".join(lines)
+                         + f". Details: {results_file}")
+        self.errors = errors
+
+
+def _counts(result: RuleResult) -> str:
+    if result.unexpected_count is not None:
+        return f"{result.unexpected_count} of {result.element_count} rows unexpected"
+    return f"observed {result.observed_value}"
+
+
+def _references(staged: dict[str, pl.DataFrame], targets: list[str]) -> dict[str, list]:
+    refs = {}
+    for target in targets:
+        table, column = target.split(".", 1)
+        if table in staged:
+            refs[target] = staged[table][column].drop_nulls().unique().sort().to_list()
+    return refs
+
+
+def validate_run(validation_dir: Path, ds: date, run_id: str, checks: dict[str, BatchCheck],
+                 staged: dict[str, pl.DataFrame], build_docs: bool = True) -> RunValidation:
+    """Record every rule's outcome in GX (one Checkpoint per batch), keep the results as JSON and rebuild the data
+    docs. Gating on the outcome is the caller's decision."""
+    contracts = load_contracts()
+    validator = GxValidator(validation_dir)
+    run_name = f"{ds.isoformat()}-{run_id}"
+    results: list[RuleResult] = []
+    for name, check in checks.items():
+        rules = check.rules + raw_dataset_rules(contracts[name])
+        results += validator.validate(name, "raw", check.frame, rules, run_name)
+    for name, frame in staged.items():
+        contract = contracts[name]
+        targets = [t for p in contract.properties for t in p.relationships]
+        results += validator.validate(name, "published", frame, published_rules(contract, _references(staged, targets)),
+                                      run_name)
+    results_file = write_results(validation_dir / "results" / ds.isoformat() / f"{run_id}.json", results,
+                                 {"landing_date": ds.isoformat(), "run_id": run_id})
+    docs = validator.build_docs() if build_docs else None
+    return RunValidation(results, results_file, docs)

@@ -1,0 +1,164 @@
+"""Data contracts (ODCS v3, YAML under data_contracts/) loaded into typed objects.
+
+The contracts are the single source of each dataset's schema and rules: the raw columns, the casting types, the
+row-level rules, the Great Expectations suites and the warehouse DDL are all derived from what is read here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "data_contracts"
+LAYERS = ("raw", "staging", "marts", "audit")
+
+
+class ContractError(ValueError):
+    """A contract is malformed in a way the compiler cannot work with (the JSON-schema test catches the rest)."""
+
+
+def _custom(items: list[dict] | None) -> dict[str, Any]:
+    return {item["property"]: item["value"] for item in items or []}
+
+
+@dataclass(frozen=True)
+class Property:
+    name: str
+    logical_type: str
+    description: str
+    required: bool = False
+    primary_key_position: int | None = None
+    physical_type: str | None = None
+    classification: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    pattern: str | None = None
+    enum: tuple[Any, ...] = ()
+    relationships: tuple[str, ...] = ()  # "<dataset>.<column>"
+    partitioned: bool = False
+    custom: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_pii(self) -> bool:
+        return self.classification == "pii"
+
+    @property
+    def json_path(self) -> tuple[str, ...]:
+        return tuple(str(self.custom.get("jsonPath", self.name)).split("."))
+
+    @property
+    def max_days_after_landing(self) -> int | None:
+        value = self.custom.get("maxDaysAfterLanding")
+        return None if value is None else int(value)
+
+
+@dataclass(frozen=True)
+class QualityRule:
+    id: str
+    description: str
+    metric: str
+    severity: str  # "error" | "warning"
+    operator: str  # mustBe, mustBeGreaterThan, mustBeBetween, ...
+    value: Any
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Contract:
+    name: str
+    layer: str
+    path: Path
+    description: str
+    grain: str
+    properties: tuple[Property, ...]
+    quality: tuple[QualityRule, ...]
+    custom: dict[str, Any]
+    schema_custom: dict[str, Any]
+
+    def prop(self, name: str) -> Property:
+        for prop in self.properties:
+            if prop.name == name:
+                return prop
+        raise KeyError(f"{self.name} has no property {name!r}")
+
+    @property
+    def primary_key(self) -> list[str]:
+        keyed = [p for p in self.properties if p.primary_key_position is not None]
+        return [p.name for p in sorted(keyed, key=lambda p: p.primary_key_position)]
+
+    @property
+    def dedupe_latest_by(self) -> list[str]:
+        return list(self.schema_custom.get("dedupeLatestBy", []))
+
+    @property
+    def landing_file(self) -> str | None:
+        return self.custom.get("landingFile")
+
+    @property
+    def partition_column(self) -> str | None:
+        return self.custom.get("partitionColumn")
+
+
+_OPERATORS = ("mustBe", "mustNotBe", "mustBeGreaterThan", "mustBeGreaterOrEqualTo", "mustBeLessThan",
+              "mustBeLessOrEqualTo", "mustBeBetween", "mustNotBeBetween")
+
+
+def _property(raw: dict) -> Property:
+    options = raw.get("logicalTypeOptions") or {}
+    relationships = tuple(r["to"] for r in raw.get("relationships") or [] if isinstance(r.get("to"), str))
+    return Property(
+        name=raw["name"], logical_type=raw.get("logicalType", "string"), description=raw.get("description", ""),
+        required=bool(raw.get("required", False)),
+        primary_key_position=raw.get("primaryKeyPosition", 1) if raw.get("primaryKey") else None,
+        physical_type=raw.get("physicalType"), classification=raw.get("classification"),
+        minimum=options.get("minimum"), maximum=options.get("maximum"), pattern=options.get("pattern"),
+        enum=tuple(e["value"] for e in raw.get("enum") or []), relationships=relationships,
+        partitioned=bool(raw.get("partitioned", False)), custom=_custom(raw.get("customProperties")),
+    )
+
+
+def _quality(contract: str, raw: dict) -> QualityRule:
+    operator = next((op for op in _OPERATORS if op in raw), None)
+    if raw.get("type", "library") != "library" or operator is None:
+        raise ContractError(f"{contract}: quality rule {raw.get('id')!r} must be a library metric with an operator")
+    severity = raw.get("severity", "warning")
+    if severity not in ("error", "warning"):
+        raise ContractError(f"{contract}: quality rule {raw.get('id')!r} has severity {severity!r} (error|warning)")
+    return QualityRule(raw["id"], raw.get("description", ""), raw["metric"], severity, operator, raw[operator],
+                       raw.get("arguments") or {})
+
+
+def parse_contract(path: Path) -> Contract:
+    doc = yaml.safe_load(path.read_text())
+    layer = path.parent.name
+    if layer not in LAYERS:
+        raise ContractError(f"{path}: contracts live in data_contracts/<{'|'.join(LAYERS)}>/")
+    schema = (doc.get("schema") or [None])[0]
+    if schema is None or len(doc["schema"]) != 1:
+        raise ContractError(f"{path}: exactly one schema object per contract")
+    return Contract(
+        name=doc["name"], layer=layer, path=path, description=schema.get("description", ""),
+        grain=schema.get("dataGranularityDescription", ""),
+        properties=tuple(_property(p) for p in schema.get("properties", [])),
+        quality=tuple(_quality(doc["name"], q) for q in schema.get("quality") or []),
+        custom=_custom(doc.get("customProperties")), schema_custom=_custom(schema.get("customProperties")),
+    )
+
+
+@lru_cache(maxsize=None)
+def load_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, Contract]:
+    """Every contract under `directory`, by dataset name (names are unique across layers)."""
+    contracts: dict[str, Contract] = {}
+    for path in sorted(directory.glob("*/*.odcs.yaml")):
+        contract = parse_contract(path)
+        if contract.name in contracts:
+            raise ContractError(f"{path}: dataset {contract.name!r} already has a contract")
+        contracts[contract.name] = contract
+    return contracts
+
+
+def contracts_in(layer: str) -> list[Contract]:
+    return [c for c in load_contracts().values() if c.layer == layer]

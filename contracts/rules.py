@@ -1,0 +1,221 @@
+"""Rules compiled from a contract, each rendered for both engines from one definition.
+
+A row-level rule becomes (1) a Polars expression that is true on the rows breaking it — used to split a batch into
+clean and quarantined rows — and (2) a Great Expectations expectation whose `unexpected_count` on the same batch is
+the same number (tests check it). Dataset-level rules exist only as expectations; GX records them and gates the run.
+
+Rules a target cannot express are listed in NOT_ROW_CHECKED with the reason, never silently dropped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+import polars as pl
+
+from contracts.model import Contract, Property, QualityRule
+
+#: The text a value must match to be castable to its logical type (checked after trimming).
+TYPE_PATTERNS = {
+    "integer": r"^[+-]?[0-9]+(?:\.0+)?$",
+    "number": r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$",
+    "boolean": r"^(?:true|false|TRUE|FALSE|True|False|1|0|yes|no)$",
+    "date": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    "timestamp": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:?[0-9]{2})$",
+}
+NOT_ROW_CHECKED = {
+    "array": "JSON arrays are kept as JSON text; their shape is checked when staging decodes them (a value of another "
+             "shape decodes to null)",
+    "pii": "personal data is hashed at ingestion, so only its presence (required) can be checked",
+}
+VALUE_SUFFIX = "__value"  # typed twin of a raw text column in the validation frame
+SEVERITY = {"error": "critical", "warning": "warning"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    dataset: str
+    kind: str  # required | type | range | pattern | enum | future | relationship | row_count | unique | not_null
+    severity: str  # error | warning (row rules are warnings: the rows they catch are quarantined, the run goes on)
+    description: str
+    gx_type: str  # expectation class name
+    gx_kwargs: dict[str, Any]
+    fail: pl.Expr | None = None  # row-level only: true on the rows that break the rule
+    reason: pl.Expr | None = None  # row-level only: the human-readable reason for one row
+    column: str | None = None
+
+    @property
+    def is_row_level(self) -> bool:
+        return self.fail is not None
+
+
+def raw_column(prop: Property) -> str:
+    return f"{prop.name}_hash" if prop.is_pii else prop.name
+
+
+def typed_column(prop: Property) -> str:
+    return f"{raw_column(prop)}{VALUE_SUFFIX}"
+
+
+def needs_typed(prop: Property) -> bool:
+    return prop.logical_type in ("integer", "number", "timestamp", "date") and (
+        prop.minimum is not None or prop.maximum is not None or prop.max_days_after_landing is not None)
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def _shown(column: str) -> pl.Expr:
+    return pl.concat_str([pl.lit('"'), pl.col(column).str.slice(0, 80), pl.lit('"')])
+
+
+def _rule(contract: Contract, prop: Property, kind: str, description: str, gx_type: str, gx_kwargs: dict,
+          fail: pl.Expr, reason: pl.Expr, severity: str = "warning") -> Rule:
+    return Rule(f"{contract.name}.{prop.name}.{kind}", contract.name, kind, severity, description, gx_type,
+                gx_kwargs, fail, reason, raw_column(prop))
+
+
+def _property_rules(contract: Contract, prop: Property, landing_date: date,
+                    references: dict[str, list[str]]) -> list[Rule]:
+    col, name = raw_column(prop), prop.name
+    value = pl.col(col)
+    rules = []
+    if prop.required:
+        rules.append(_rule(contract, prop, "required", f"{name} must be present", "ExpectColumnValuesToNotBeNull",
+                           {"column": col}, value.is_null(), pl.lit(f"{name} is missing")))
+    if prop.is_pii:
+        return rules
+    if prop.logical_type in TYPE_PATTERNS:
+        regex = TYPE_PATTERNS[prop.logical_type]
+        rules.append(_rule(contract, prop, "type", f"{name} must be {_article(prop.logical_type)} {prop.logical_type}",
+                           "ExpectColumnValuesToMatchRegex", {"column": col, "regex": regex},
+                           value.is_not_null() & ~value.str.contains(regex),
+                           pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is not {_article(prop.logical_type)} {prop.logical_type}")])))
+    typed = pl.col(typed_column(prop))
+    if prop.minimum is not None or prop.maximum is not None:
+        low, high = prop.minimum, prop.maximum
+        bounds = f"between {low} and {high}" if low is not None and high is not None else (
+            f"at least {low}" if low is not None else f"at most {high}")
+        outside = (typed < low if low is not None else pl.lit(False)) | (typed > high if high is not None else pl.lit(False))
+        rules.append(_rule(contract, prop, "range", f"{name} must be {bounds}", "ExpectColumnValuesToBeBetween",
+                           {"column": typed_column(prop), "min_value": low, "max_value": high},
+                           typed.is_not_null() & outside,
+                           pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is out of range (must be {bounds})")])))
+    if prop.max_days_after_landing is not None and prop.logical_type == "date":
+        last_day = landing_date + timedelta(days=prop.max_days_after_landing)
+        rules.append(_rule(contract, prop, "future",
+                           f"{name} must not be later than {prop.max_days_after_landing} day(s) after the landing date",
+                           "ExpectColumnValuesToBeBetween", {"column": typed_column(prop), "max_value": last_day},
+                           typed.is_not_null() & (typed > last_day),
+                           pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is in the future (after {last_day})")])))
+    if prop.max_days_after_landing is not None and prop.logical_type == "timestamp":
+        limit = datetime.combine(landing_date + timedelta(days=prop.max_days_after_landing + 1), time(),
+                                 tzinfo=timezone.utc) - timedelta(microseconds=1)
+        rules.append(_rule(contract, prop, "future",
+                           f"{name} must not be later than {prop.max_days_after_landing} day(s) after the landing date",
+                           "ExpectColumnValuesToBeBetween", {"column": typed_column(prop), "max_value": limit},
+                           typed.is_not_null() & (typed > limit),
+                           pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is in the future (after {limit:%Y-%m-%d %H:%M} UTC)")])))
+    if prop.pattern is not None:
+        rules.append(_rule(contract, prop, "pattern", f"{name} must match {prop.pattern}",
+                           "ExpectColumnValuesToMatchRegex", {"column": col, "regex": prop.pattern},
+                           value.is_not_null() & ~value.str.contains(prop.pattern),
+                           pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" does not match {prop.pattern}")])))
+    if prop.enum:
+        allowed = [str(v) for v in prop.enum]
+        rules.append(_rule(contract, prop, "enum", f"{name} must be one of {', '.join(allowed)}",
+                           "ExpectColumnValuesToBeInSet", {"column": col, "value_set": allowed},
+                           value.is_not_null() & ~value.is_in(allowed),
+                           pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(" is not an allowed value")])))
+    for target in prop.relationships:
+        known = references.get(target, [])
+        rules.append(_rule(contract, prop, "relationship", f"{name} must exist in {target} of the same day",
+                           "ExpectColumnValuesToBeInSet", {"column": col, "value_set": known},
+                           value.is_not_null() & ~value.is_in(known),
+                           pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" has no match in {target}")])))
+    return rules
+
+
+def row_rules(contract: Contract, landing_date: date, references: dict[str, list[str]] | None = None) -> list[Rule]:
+    """The row-level rules of a raw contract for one landing date. `references` holds, per "<dataset>.<column>" a
+    relationship points at, the values that exist on that date."""
+    refs = references or {}
+    return [rule for prop in contract.properties for rule in _property_rules(contract, prop, landing_date, refs)]
+
+
+_GX_ROW_COUNT = {
+    "mustBe": lambda v: {"value": v},
+    "mustBeGreaterThan": lambda v: {"min_value": v, "strict_min": True},
+    "mustBeGreaterOrEqualTo": lambda v: {"min_value": v},
+    "mustBeLessThan": lambda v: {"max_value": v, "strict_max": True},
+    "mustBeLessOrEqualTo": lambda v: {"max_value": v},
+    "mustBeBetween": lambda v: {"min_value": v[0], "max_value": v[1]},
+}
+
+
+def _quality_rule(contract: Contract, rule: QualityRule) -> Rule:
+    if rule.metric != "rowCount" or rule.operator not in _GX_ROW_COUNT:
+        raise ValueError(f"{contract.name}: quality rule {rule.id!r} ({rule.metric} {rule.operator}) is not supported "
+                         "by the compiler; supported: rowCount with mustBe/mustBeGreater…/mustBeLess…/mustBeBetween")
+    kwargs = _GX_ROW_COUNT[rule.operator](rule.value)
+    gx_type = "ExpectTableRowCountToEqual" if rule.operator == "mustBe" else "ExpectTableRowCountToBeBetween"
+    return Rule(f"{contract.name}.{rule.id}", contract.name, "row_count", rule.severity, rule.description, gx_type,
+                kwargs)
+
+
+def _unique_rule(contract: Contract, severity: str) -> Rule | None:
+    key = [raw_column(contract.prop(k)) for k in contract.primary_key]
+    if not key:
+        return None
+    description = f"({', '.join(contract.primary_key)}) must identify one row"
+    if len(key) == 1:
+        return Rule(f"{contract.name}.primary_key.unique", contract.name, "unique", severity, description,
+                    "ExpectColumnValuesToBeUnique", {"column": key[0]})
+    return Rule(f"{contract.name}.primary_key.unique", contract.name, "unique", severity, description,
+                "ExpectCompoundColumnsToBeUnique", {"column_list": key})
+
+
+def raw_dataset_rules(contract: Contract) -> list[Rule]:
+    """Dataset-level rules of a raw batch: the contract's quality rules, and duplicate keys — a warning, since
+    repeated snapshots of a key are normal and deduplicated (the superseded rows are quarantined)."""
+    rules = [_quality_rule(contract, q) for q in contract.quality]
+    unique = _unique_rule(contract, "warning")
+    return rules + ([unique] if unique else [])
+
+
+def published_rules(contract: Contract, references: dict[str, list[str]] | None = None) -> list[Rule]:
+    """Dataset-level rules of a table about to be published (staging, marts). Keys unique and required columns
+    present are errors: they are promises our own code makes. Value rules and foreign keys are warnings: they
+    describe the data, which may legitimately surprise."""
+    refs = references or {}
+    rules = [_quality_rule(contract, q) for q in contract.quality]
+    unique = _unique_rule(contract, "error")
+    rules += [unique] if unique else []
+    for prop in contract.properties:
+        rid = f"{contract.name}.{prop.name}"
+        if prop.required:
+            rules.append(Rule(f"{rid}.not_null", contract.name, "not_null", "error", f"{prop.name} must be present",
+                              "ExpectColumnValuesToNotBeNull", {"column": prop.name}))
+        if prop.minimum is not None or prop.maximum is not None:
+            rules.append(Rule(f"{rid}.range", contract.name, "range", "warning", f"{prop.name} within bounds",
+                              "ExpectColumnValuesToBeBetween",
+                              {"column": prop.name, "min_value": prop.minimum, "max_value": prop.maximum}))
+        if prop.enum:
+            rules.append(Rule(f"{rid}.enum", contract.name, "enum", "warning", f"{prop.name} is an allowed value",
+                              "ExpectColumnValuesToBeInSet", {"column": prop.name, "value_set": list(prop.enum)}))
+        if prop.pattern:
+            rules.append(Rule(f"{rid}.pattern", contract.name, "pattern", "warning", f"{prop.name} matches {prop.pattern}",
+                              "ExpectColumnValuesToMatchRegex", {"column": prop.name, "regex": prop.pattern}))
+        for target in prop.relationships:
+            rules.append(Rule(f"{rid}.relationship", contract.name, "relationship", "warning",
+                              f"{prop.name} exists in {target}", "ExpectColumnValuesToBeInSet",
+                              {"column": prop.name, "value_set": refs.get(target, [])}))
+    return rules
+
+
+def reference_targets(contract: Contract) -> list[str]:
+    """The "<dataset>.<column>" values a contract's relationships need at run time."""
+    return [t for prop in contract.properties for t in prop.relationships]

@@ -1,0 +1,27 @@
+"""The validate flow: ingestion and contracts only, for a landing date — checks what arrived, publishes nothing."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from prefect import flow
+from prefect.runtime import flow_run
+
+from contracts.checkpoint import RunValidation
+from flows.context import RunContext
+from flows.tasks import check_raw, ingest, validate
+from influence.settings import load_settings
+from schemas.raw import DATASETS
+
+
+@flow(name="validate", flow_run_name="validate-{ds}", log_prints=False)
+def validate_landing(ds: date) -> tuple[RunValidation, dict[str, tuple[int, int]]]:
+    """Ingest and check `ds`'s landing files against their contracts; returns the GX results and, per raw dataset,
+    (rows in, rows quarantined)."""
+    ctx = RunContext.from_settings(load_settings(), str(flow_run.id or uuid.uuid4()))
+    for dataset in DATASETS:
+        ingest(dataset.name, ds, ctx)
+    checks = {d.name: check_raw(d.name, ds, ctx) for d in DATASETS}
+    rows = {name: (c.split.clean.height + c.split.quarantined.height, c.split.quarantined.height)
+            for name, c in checks.items()}
+    return validate(ds, ctx, checks, {}), rows
