@@ -21,11 +21,23 @@ from schemas.raw import BY_NAME as RAW_DATASETS
 from sinks.lake import write_partition
 from sinks.warehouse import connect_warehouse
 from sources.ingest import IngestResult, ingest_dataset, scan_raw
+from sources.landing import LandingFileError
 from transforms.quarantine import BatchCheck, check_batch, reference_values
 from transforms.staging.models import BY_NAME as STAGING_MODELS
 
 PARTITION_COLUMN = "landing_date"
-IO_RETRIES = dict(retries=2, retry_delay_seconds=[2, 10])
+def _is_transient(task, task_run, state) -> bool:
+    """Retry I/O hiccups (a full disk being freed, a dropped connection, a locked DuckDB file), not bad data: a
+    landing file that cannot be read will not read better in ten seconds."""
+    import duckdb
+    import psycopg
+
+    failure = state.result(raise_on_failure=False)
+    transient = (OSError, psycopg.OperationalError, duckdb.IOException)
+    return isinstance(failure, transient) and not isinstance(failure, LandingFileError)
+
+
+IO_RETRIES = dict(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_is_transient)
 
 
 @task(name="ingest", task_run_name="ingest-{dataset}-{ds}", cache_policy=NO_CACHE, **IO_RETRIES)

@@ -1,6 +1,7 @@
 """The `influence` command line: sample data, nightly runs, the demo, and a read-only query helper."""
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -71,6 +72,20 @@ def sample(
     console.print(f"wrote {sum(counts.values()):,} records in {len(counts)} files per day to [bold]{target}[/bold]")
 
 
+class _NoTracebackFor(logging.Filter):
+    """Prefect logs a failing task's or flow's exception with its traceback; for the failures that carry their own
+    clear message, the traceback only buries it."""
+
+    def __init__(self, expected: tuple[type[BaseException], ...]):
+        super().__init__()
+        self.expected = expected
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], self.expected):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 @contextmanager
 def _clear_errors():
     """Known failures — bad settings, an unreadable landing file, a failed error rule — end the command with their
@@ -79,11 +94,19 @@ def _clear_errors():
     from influence.settings import SettingsError
     from sources.landing import LandingFileError
 
+    expected = (SettingsError, LandingFileError, ValidationFailed)
+    quiet = _NoTracebackFor(expected)
+    handlers = logging.getLogger().handlers
+    for handler in handlers:
+        handler.addFilter(quiet)
     try:
         yield
-    except (SettingsError, LandingFileError, ValidationFailed) as exc:
+    except expected as exc:
         console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
         raise typer.Exit(1) from None
+    finally:
+        for handler in handlers:
+            handler.removeFilter(quiet)
 
 
 def _run_days(days: list[date]) -> list:

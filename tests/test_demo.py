@@ -47,3 +47,22 @@ def test_sample_cli_writes_to_the_landing_dir_by_default(tmp_path, monkeypatch):
 def test_every_command_has_help(command):
     result = CliRunner().invoke(app, [command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_validate_command_prints_rules_and_publishes_nothing(prefect_harness, data_dir):
+    result = CliRunner().invoke(app, ["validate", "--date", "2026-11-02"])
+    assert result.exit_code == 0, result.output
+    assert "web_events" in result.output and "warning web_events.event_at.future: 1" in result.output
+    assert "data docs:" in result.output
+    assert (data_dir / "validation" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").exists()
+    assert not (data_dir / "lake" / "staging").exists()
+    assert not (data_dir / "warehouse.duckdb").exists()
+
+
+def test_run_with_a_broken_landing_file_fails_with_a_clear_message(prefect_harness, data_dir):
+    (data_dir / "landing" / "roster" / "2026-11-02" / "campaigns.csv").write_text("campaign_id,brand\nCMP-1,X\n")
+    result = CliRunner().invoke(app, ["run", "--date", "2026-11-02"])
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert "error: roster/2026-11-02/campaigns.csv: header lacks the column(s) campaign_name" in said
+    assert "Traceback" not in said

@@ -1,4 +1,4 @@
-"""The staging models: which builder makes which table from which raw tables.
+"""The staging models: which builder makes which table from which raw tables (schema and grain: the contracts).
 
 Declarative, so flows can wire every model the same way and tests can iterate over all of them.
 """
@@ -26,32 +26,30 @@ class StagingModel:
     name: str
     build: Callable[..., pl.LazyFrame]  # build(*raw frames in `inputs` order, landing_date) -> staging frame
     inputs: tuple[str, ...]  # raw dataset names
-    grain: str
+
+    @property
+    def grain(self) -> str:
+        """The table's grain, as its data contract states it."""
+        from contracts.model import load_contracts
+
+        return load_contracts()[self.name].grain
 
 
 STAGING_MODELS: tuple[StagingModel, ...] = (
-    StagingModel("stg_influencers", build_stg_influencers, ("roster_influencers",),
-                 "One row per influencer per landing date."),
-    StagingModel("stg_social_accounts", build_stg_social_accounts, ("roster_social_accounts",),
-                 "One row per social account per landing date."),
-    StagingModel("stg_campaigns", build_stg_campaigns, ("roster_campaigns",),
-                 "One row per influencer per campaign per landing date."),
-    StagingModel("stg_tracking_links", build_stg_tracking_links, ("roster_tracking_links",),
-                 "One row per tracking link per landing date."),
-    StagingModel("stg_discount_codes", build_stg_discount_codes, ("roster_discount_codes",),
-                 "One row per affiliate discount code per landing date."),
+    StagingModel("stg_influencers", build_stg_influencers, ("roster_influencers",)),
+    StagingModel("stg_social_accounts", build_stg_social_accounts, ("roster_social_accounts",)),
+    StagingModel("stg_campaigns", build_stg_campaigns, ("roster_campaigns",)),
+    StagingModel("stg_tracking_links", build_stg_tracking_links, ("roster_tracking_links",)),
+    StagingModel("stg_discount_codes", build_stg_discount_codes, ("roster_discount_codes",)),
     StagingModel("stg_account_daily", build_stg_account_daily,
-                 ("instagram_users", "tiktok_user_info", "youtube_channel_report"),
-                 "One row per social account per snapshot date."),
+                 ("instagram_users", "tiktok_user_info", "youtube_channel_report")),
     StagingModel("stg_post_snapshots", build_stg_post_snapshots,
                  ("instagram_media", "instagram_media_insights", "instagram_story_insights", "tiktok_videos",
-                  "youtube_video_report"),
-                 "One row per post per snapshot date."),
-    StagingModel("stg_web_events", build_stg_web_events, ("web_events",), "One row per tracked web event."),
-    StagingModel("stg_orders", build_stg_orders, ("shopify_orders",), "One row per order per landing date."),
-    StagingModel("stg_order_discount_codes", build_stg_order_discount_codes, ("shopify_orders",),
-                 "One row per discount code per order per landing date."),
-    StagingModel("stg_signups", build_stg_signups, ("esp_signups",), "One row per email signup."),
+                  "youtube_video_report")),
+    StagingModel("stg_web_events", build_stg_web_events, ("web_events",)),
+    StagingModel("stg_orders", build_stg_orders, ("shopify_orders",)),
+    StagingModel("stg_order_discount_codes", build_stg_order_discount_codes, ("shopify_orders",)),
+    StagingModel("stg_signups", build_stg_signups, ("esp_signups",)),
 )
 
 BY_NAME: dict[str, StagingModel] = {m.name: m for m in STAGING_MODELS}

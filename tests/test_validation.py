@@ -1,0 +1,94 @@
+"""Validation on a dirty sample: the two engines agree, rows are conserved, and an error rule publishes nothing."""
+import dataclasses
+import hashlib
+import shutil
+from datetime import date
+
+import duckdb
+import pytest
+
+from contracts.gx import GxValidator
+from contracts.model import QualityRule, load_contracts
+from contracts.rules import row_rules
+from schemas.raw import DATASETS
+from sources.ingest import ingest_dataset, scan_raw
+from tests.conftest import TEST_PII_KEY
+from transforms.quarantine import check_batch, reference_values
+
+DS = date(2026, 11, 1)
+
+
+@pytest.fixture(scope="module")
+def dirty_landing(tmp_path_factory):
+    from influence.sample import generate
+
+    landing = tmp_path_factory.mktemp("dirty") / "landing"
+    generate(landing, DS, 1, scale=0.2, seed=7, dirty_rate=0.05)
+    return landing
+
+
+def test_gx_unexpected_count_equals_rows_polars_quarantined_per_rule(dirty_landing, tmp_path):
+    lake = tmp_path / "lake"
+    for dataset in DATASETS:
+        ingest_dataset(dataset, dirty_landing, lake, DS, "run", TEST_PII_KEY.encode())
+    raw = {d.name: scan_raw(lake, d, DS).collect() for d in DATASETS}
+    validator = GxValidator(tmp_path / "validation")
+    compared = caught = 0
+    for name, contract in ((d.name, load_contracts()[d.name]) for d in DATASETS):
+        refs = {t: reference_values(raw[t.split(".")[0]], t.split(".")[1])
+                for p in contract.properties for t in p.relationships}
+        check = check_batch(raw[name], contract, row_rules(contract, DS, refs))
+        for result in validator.validate(name, "raw", check.frame, check.rules, "cross-check"):
+            assert result.unexpected_count == check.split.rule_counts[result.rule_id], result.rule_id
+            compared += 1
+            caught += result.unexpected_count
+    assert compared > 150 and caught > 50
+
+
+def _lake_digest(lake) -> dict[str, str]:
+    return {str(p.relative_to(lake)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(lake.rglob("*.parquet")) if "/raw/" not in str(p)}
+
+
+def test_dirty_run_conserves_rows_and_an_error_rule_publishes_nothing(prefect_harness, dirty_landing, data_dir,
+                                                                      monkeypatch):
+    from contracts.checkpoint import ValidationFailed
+    from flows.nightly import nightly
+
+    shutil.rmtree(data_dir / "landing")
+    shutil.copytree(dirty_landing, data_dir / "landing")
+    summary = nightly(ds=DS)
+    warehouse = data_dir / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        audit = con.execute("SELECT dataset, rows_in, rows_published, rows_quarantined, rows_held, status "
+                            "FROM audit.run_sources").fetchall()
+        stored = {d.name: con.execute(f"SELECT count(*), count(reason), count(rule_id) FROM quarantine.{d.name}")
+                  .fetchone() for d in DATASETS}
+        staged = con.execute("SELECT count(*) FROM staging.stg_web_events").fetchone()[0]
+    assert len(audit) == len(DATASETS)
+    for dataset, rows_in, published, quarantined, held, status in audit:
+        assert rows_in == published + quarantined and held == 0, dataset
+        assert stored[dataset] == (quarantined, quarantined, quarantined)
+        assert status in ("ok", "warning")
+    assert sum(row[3] for row in audit) > 50
+    assert staged == summary.staged["stg_web_events"]
+    before = _lake_digest(data_dir / "lake")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows_before = con.execute("SELECT * FROM staging.stg_orders ORDER BY ALL").fetchall()
+
+    # A stricter contract (an error rule the data cannot meet) and a re-delivered file that would change outputs.
+    contracts = load_contracts()
+    strict = dataclasses.replace(contracts["stg_orders"], quality=(
+        QualityRule("row_count", "test: impossible volume", "rowCount", "error", "mustBeGreaterThan", 10**9),))
+    monkeypatch.setattr("contracts.checkpoint.load_contracts", lambda: {**contracts, "stg_orders": strict})
+    orders = data_dir / "landing" / "orders" / DS.isoformat() / "orders.ndjson"
+    orders.write_text("\n".join(orders.read_text().splitlines()[:5]) + "\n")
+    with pytest.raises(ValidationFailed, match=r"stg_orders: rule stg_orders.row_count failed \(observed \d+\)"):
+        nightly(ds=DS)
+    assert _lake_digest(data_dir / "lake") == before
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("SELECT * FROM staging.stg_orders ORDER BY ALL").fetchall() == rows_before
+        stopped = con.execute("SELECT dataset, status, rows_published, rows_held FROM audit.run_sources "
+                              "WHERE run_id <> ? ORDER BY dataset", [summary.run_id]).fetchall()
+    assert {status for _, status, _, _ in stopped} == {"not_published"}
+    assert all(published == 0 for _, _, published, _ in stopped)
