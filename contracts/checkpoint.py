@@ -54,9 +54,9 @@ def _references(staged: dict[str, pl.DataFrame], targets: list[str]) -> dict[str
 
 
 def validate_run(validation_dir: Path, ds: date, run_id: str, checks: dict[str, BatchCheck],
-                 staged: dict[str, pl.DataFrame], build_docs: bool = True) -> RunValidation:
-    """Record every rule's outcome in GX (one Checkpoint per batch), keep the results as JSON and rebuild the data
-    docs. Gating on the outcome is the caller's decision."""
+                 staged: dict[str, pl.DataFrame]) -> RunValidation:
+    """Record every rule's outcome in GX (one Checkpoint per batch, each updating the data docs) and keep the results
+    as JSON. Gating on the outcome is the caller's decision."""
     contracts = load_contracts()
     validator = GxValidator(validation_dir)
     run_name = f"{ds.isoformat()}-{run_id}"
@@ -71,5 +71,5 @@ def validate_run(validation_dir: Path, ds: date, run_id: str, checks: dict[str, 
                                       run_name)
     results_file = write_results(validation_dir / "results" / ds.isoformat() / f"{run_id}.json", results,
                                  {"landing_date": ds.isoformat(), "run_id": run_id})
-    docs = validator.build_docs() if build_docs else None
+    docs = validator.build_docs()
     return RunValidation(results, results_file, docs)

@@ -16,14 +16,8 @@ import polars as pl
 
 from contracts.model import Contract, Property, QualityRule
 
-#: The text a value must match to be castable to its logical type (checked after trimming).
-TYPE_PATTERNS = {
-    "integer": r"^[+-]?[0-9]+(?:\.0+)?$",
-    "number": r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$",
-    "boolean": r"^(?:true|false|TRUE|FALSE|True|False|1|0|yes|no)$",
-    "date": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-    "timestamp": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:?[0-9]{2})$",
-}
+#: Logical types a raw text value must cast to; the type rule fails where the text is there but the cast is null.
+TYPED = ("integer", "number", "boolean", "date", "timestamp")
 NOT_ROW_CHECKED = {
     "array": "JSON arrays are kept as JSON text; their shape is checked when staging decodes them (a value of another "
              "shape decodes to null)",
@@ -45,6 +39,7 @@ class Rule:
     fail: pl.Expr | None = None  # row-level only: true on the rows that break the rule
     reason: pl.Expr | None = None  # row-level only: the human-readable reason for one row
     column: str | None = None
+    gx_parameters: dict[str, Any] = field(default_factory=dict)  # run-time values of $PARAMETER placeholders
 
     @property
     def is_row_level(self) -> bool:
@@ -60,8 +55,12 @@ def typed_column(prop: Property) -> str:
 
 
 def needs_typed(prop: Property) -> bool:
-    return prop.logical_type in ("integer", "number", "timestamp", "date") and (
-        prop.minimum is not None or prop.maximum is not None or prop.max_days_after_landing is not None)
+    return prop.logical_type in TYPED and not prop.is_pii
+
+
+def is_epoch_seconds(prop: Property) -> bool:
+    """An integer holding Unix seconds (TikTok's create_time): typed, and time rules apply, as a timestamp."""
+    return prop.logical_type == "integer" and prop.custom.get("epoch") == "seconds"
 
 
 def _article(word: str) -> str:
@@ -72,10 +71,17 @@ def _shown(column: str) -> pl.Expr:
     return pl.concat_str([pl.lit('"'), pl.col(column).str.slice(0, 80), pl.lit('"')])
 
 
+def _parameter(rule_id: str, value: Any) -> tuple[dict[str, str], dict[str, Any]]:
+    """A value that changes from run to run (a date limit, the keys a foreign key may point at) goes to GX as a
+    suite parameter, so the suite itself stays the same and is not rebuilt every night."""
+    name = rule_id.replace(".", "__")
+    return {"$PARAMETER": name}, {name: value}
+
+
 def _rule(contract: Contract, prop: Property, kind: str, description: str, gx_type: str, gx_kwargs: dict,
-          fail: pl.Expr, reason: pl.Expr, severity: str = "warning") -> Rule:
+          fail: pl.Expr, reason: pl.Expr, severity: str = "warning", gx_parameters: dict | None = None) -> Rule:
     return Rule(f"{contract.name}.{prop.name}.{kind}", contract.name, kind, severity, description, gx_type,
-                gx_kwargs, fail, reason, raw_column(prop))
+                gx_kwargs, fail, reason, raw_column(prop), gx_parameters or {})
 
 
 def _property_rules(contract: Contract, prop: Property, landing_date: date,
@@ -88,13 +94,15 @@ def _property_rules(contract: Contract, prop: Property, landing_date: date,
                            {"column": col}, value.is_null(), pl.lit(f"{name} is missing")))
     if prop.is_pii:
         return rules
-    if prop.logical_type in TYPE_PATTERNS:
-        regex = TYPE_PATTERNS[prop.logical_type]
-        rules.append(_rule(contract, prop, "type", f"{name} must be {_article(prop.logical_type)} {prop.logical_type}",
-                           "ExpectColumnValuesToMatchRegex", {"column": col, "regex": regex},
-                           value.is_not_null() & ~value.str.contains(regex),
-                           pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is not {_article(prop.logical_type)} {prop.logical_type}")])))
     typed = pl.col(typed_column(prop))
+    if needs_typed(prop):
+        # "Is it a valid date?" is answered by casting it, as staging will: a regex would pass 2026-02-30.
+        kind = _article(prop.logical_type) + " " + prop.logical_type
+        rules.append(_rule(contract, prop, "type", f"{name} must be {kind}", "ExpectColumnValuesToNotBeNull",
+                           {"column": typed_column(prop), "row_condition": f"`{col}`.notnull()",
+                            "condition_parser": "pandas"},
+                           value.is_not_null() & typed.is_null(),
+                           pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is not {kind}")])))
     if prop.minimum is not None or prop.maximum is not None:
         low, high = prop.minimum, prop.maximum
         bounds = f"between {low} and {high}" if low is not None and high is not None else (
@@ -106,19 +114,23 @@ def _property_rules(contract: Contract, prop: Property, landing_date: date,
                            pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is out of range (must be {bounds})")])))
     if prop.max_days_after_landing is not None and prop.logical_type == "date":
         last_day = landing_date + timedelta(days=prop.max_days_after_landing)
+        placeholder, params = _parameter(f"{contract.name}.{prop.name}.future", last_day)
         rules.append(_rule(contract, prop, "future",
                            f"{name} must not be later than {prop.max_days_after_landing} day(s) after the landing date",
-                           "ExpectColumnValuesToBeBetween", {"column": typed_column(prop), "max_value": last_day},
+                           "ExpectColumnValuesToBeBetween", {"column": typed_column(prop), "max_value": placeholder},
                            typed.is_not_null() & (typed > last_day),
-                           pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is in the future (after {last_day})")])))
-    if prop.max_days_after_landing is not None and prop.logical_type == "timestamp":
+                           pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is in the future (after {last_day})")]),
+                           gx_parameters=params))
+    if prop.max_days_after_landing is not None and (prop.logical_type == "timestamp" or is_epoch_seconds(prop)):
         limit = datetime.combine(landing_date + timedelta(days=prop.max_days_after_landing + 1), time(),
                                  tzinfo=timezone.utc) - timedelta(microseconds=1)
+        placeholder, params = _parameter(f"{contract.name}.{prop.name}.future", limit)
         rules.append(_rule(contract, prop, "future",
                            f"{name} must not be later than {prop.max_days_after_landing} day(s) after the landing date",
-                           "ExpectColumnValuesToBeBetween", {"column": typed_column(prop), "max_value": limit},
+                           "ExpectColumnValuesToBeBetween", {"column": typed_column(prop), "max_value": placeholder},
                            typed.is_not_null() & (typed > limit),
-                           pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is in the future (after {limit:%Y-%m-%d %H:%M} UTC)")])))
+                           pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is in the future (after {limit:%Y-%m-%d %H:%M} UTC)")]),
+                           gx_parameters=params))
     if prop.pattern is not None:
         rules.append(_rule(contract, prop, "pattern", f"{name} must match {prop.pattern}",
                            "ExpectColumnValuesToMatchRegex", {"column": col, "regex": prop.pattern},
@@ -132,10 +144,12 @@ def _property_rules(contract: Contract, prop: Property, landing_date: date,
                            pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(" is not an allowed value")])))
     for target in prop.relationships:
         known = references.get(target, [])
+        placeholder, params = _parameter(f"{contract.name}.{prop.name}.relationship", known)
         rules.append(_rule(contract, prop, "relationship", f"{name} must exist in {target} of the same day",
-                           "ExpectColumnValuesToBeInSet", {"column": col, "value_set": known},
+                           "ExpectColumnValuesToBeInSet", {"column": col, "value_set": placeholder},
                            value.is_not_null() & ~value.is_in(known),
-                           pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" has no match in {target}")])))
+                           pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" has no match in {target}")]),
+                           gx_parameters=params))
     return rules
 
 
@@ -210,9 +224,10 @@ def published_rules(contract: Contract, references: dict[str, list[str]] | None 
             rules.append(Rule(f"{rid}.pattern", contract.name, "pattern", "warning", f"{prop.name} matches {prop.pattern}",
                               "ExpectColumnValuesToMatchRegex", {"column": prop.name, "regex": prop.pattern}))
         for target in prop.relationships:
+            placeholder, params = _parameter(f"{rid}.relationship", refs.get(target, []))
             rules.append(Rule(f"{rid}.relationship", contract.name, "relationship", "warning",
                               f"{prop.name} exists in {target}", "ExpectColumnValuesToBeInSet",
-                              {"column": prop.name, "value_set": refs.get(target, [])}))
+                              {"column": prop.name, "value_set": placeholder}, gx_parameters=params))
     return rules
 
 

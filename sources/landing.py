@@ -18,16 +18,37 @@ from transforms.pii import pseudonymise
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _IPV4 = re.compile(r"\b\d{1,3}(\.\d{1,3}){3}\b")
 _SURROGATE = re.compile("[\udc80-\udcff]")
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+_IPV6 = re.compile(r"\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{1,4})*\b")
+_JSON_STRING = '"(?:[^"\\\\]|\\\\.)*"'
+csv.field_size_limit(1 << 28)  # a stray quote can make the rest of a big file one cell; read it, then quarantine
 
 
 class LandingFileError(ValueError):
     """A landing file cannot be read at all (not a single row of it): names the file and what is wrong."""
 
 
-def _mask(line: str) -> str:
-    """An unparseable line is kept for the quarantine, but PII in it must not pass landing in clear."""
+def _has_lone_surrogate(value: object) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
+def _mask(line: str, dataset: RawDataset) -> str:
+    """An unparseable line is kept for the quarantine, but PII in it must not pass landing in clear: the values of
+    the dataset's PII keys, and anything that looks like an e-mail or an IP address, are masked. For a CSV row with
+    PII columns the fields cannot be trusted to be where the header says, so only its non-PII shape is kept."""
     printable = line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return _IPV4.sub("<ip>", _EMAIL.sub("<email>", printable))[:2000]
+    pii_keys = {f.json_path[-1] for f in dataset.fields if f.pii}
+    if pii_keys and dataset.fmt == "csv":
+        return f"<{len(printable)} characters; not kept: this file holds personal data>"
+    for key in pii_keys:
+        printable = re.sub(rf'("{re.escape(key)}"\s*:\s*){_JSON_STRING}', r'\1"<pii>"', printable)
+    return _IPV6.sub("<ip>", _IPV4.sub("<ip>", _EMAIL.sub("<email>", printable)))[:2000]
 
 
 def _bad_utf8(text: str) -> int | None:
@@ -67,6 +88,12 @@ def _parse_ndjson(text: str, dataset: RawDataset) -> list[tuple[int, dict[str, s
         except json.JSONDecodeError as exc:
             rows.append((number, None, f"malformed JSON: {exc.msg} at column {exc.colno}", line))
             continue
+        except (ValueError, RecursionError) as exc:  # 5 000-digit numbers, nesting thousands deep
+            rows.append((number, None, f"malformed JSON: {str(exc)[:120]}", line))
+            continue
+        if _ESCAPED_SURROGATE.search(line) and _has_lone_surrogate(record):
+            rows.append((number, None, "malformed JSON: a \\u escape encodes half a UTF-16 pair", line))
+            continue
         if not isinstance(record, dict):
             rows.append((number, None, f"expected a JSON object, found {type(record).__name__}", line))
             continue
@@ -76,6 +103,13 @@ def _parse_ndjson(text: str, dataset: RawDataset) -> list[tuple[int, dict[str, s
 
 def _parse_csv(text: str, dataset: RawDataset, rel_path: str) -> list[tuple[int, dict[str, str | None] | None, str | None, str]]:
     reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        return _csv_rows(reader, dataset, rel_path)
+    except csv.Error as exc:
+        raise LandingFileError(f"{rel_path}: unreadable CSV near line {reader.line_num}: {exc}") from None
+
+
+def _csv_rows(reader, dataset: RawDataset, rel_path: str) -> list:
     header = next(reader, None)
     if header is None:
         return []
@@ -121,7 +155,7 @@ def read_landing_file(dataset: RawDataset, path: Path, rel_path: str, run_id: st
             columns[name].append(record[name] if record else None)
         meta["_row_number"].append(number)
         meta["_parse_error"].append(error)
-        meta["_raw_line"].append(_mask(line) if error else None)
+        meta["_raw_line"].append(_mask(line, dataset) if error else None)
     frame = pl.DataFrame(
         {**columns, **meta}, schema={**{n: pl.String for n in columns}, "_row_number": pl.Int64,
                                      "_parse_error": pl.String, "_raw_line": pl.String},

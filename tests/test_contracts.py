@@ -74,3 +74,16 @@ def test_every_rule_compiles_for_both_engines():
         getattr(gx.expectations, rule.gx_type)(**rule.gx_kwargs)
         assert (rule.fail is None) == (rule.reason is None)
     assert sum(r.is_row_level for r in rules) > 150
+
+
+def test_roster_platform_pattern_accepts_exactly_the_aliases_staging_knows():
+    import re
+
+    from transforms.staging.common import PLATFORM_ALIASES
+
+    pattern = re.compile(load_contracts()["roster_social_accounts"].prop("platform").pattern)
+    for alias in PLATFORM_ALIASES:
+        for typed in (alias, alias.upper(), alias.title()):
+            assert pattern.match(typed), typed
+    for unknown in ("Facebook", "Twitch", "insta gram", "ig tv"):
+        assert not pattern.match(unknown)

@@ -10,11 +10,16 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from contracts.model import Contract
-from contracts.rules import Rule, needs_typed, raw_column, typed_column
-from transforms.staging.common import blank_to_null, to_date, to_float, to_int, to_utc
+from contracts.rules import Rule, is_epoch_seconds, needs_typed, raw_column, typed_column
+from transforms.staging.common import blank_to_null, from_unix_seconds, to_bool, to_date, to_float, to_int, to_utc
 
 QUARANTINE_COLUMNS = {"rule_id": pl.String, "failed_rules": pl.String, "reason": pl.String}
-_TYPED = {"integer": to_int, "number": to_float, "timestamp": to_utc, "date": to_date}
+_TYPED = {"integer": to_int, "number": to_float, "timestamp": to_utc, "date": to_date, "boolean": to_bool}
+
+
+def _typed(prop) -> pl.Expr:
+    cast = from_unix_seconds if is_epoch_seconds(prop) else _TYPED[prop.logical_type]
+    return cast(pl.col(raw_column(prop))).alias(typed_column(prop))
 
 
 @dataclass
@@ -26,14 +31,12 @@ class SplitResult:
 
 def validation_frame(raw: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     """The frame both engines check: the contract's columns trimmed (blank = missing), plus a typed twin
-    (`<column>__value`) of each column a range or time rule compares. Unparseable lines are left out: they are
-    quarantined on their parse error alone."""
+    (`<column>__value`) of each non-text column, cast as staging will cast it. Unparseable lines are left out: they
+    are quarantined on their parse error alone."""
     columns = [raw_column(p) for p in contract.properties]
     parsed = raw.filter(pl.col("_parse_error").is_null())
     trimmed = parsed.select(*[blank_to_null(pl.col(c)).alias(c) for c in columns], "_row_number")
-    typed = [_TYPED[p.logical_type](pl.col(raw_column(p))).alias(typed_column(p))
-             for p in contract.properties if needs_typed(p)]
-    return trimmed.with_columns(typed)
+    return trimmed.with_columns([_typed(p) for p in contract.properties if needs_typed(p)])
 
 
 def _dedupe_order(contract: Contract) -> list[pl.Expr]:
