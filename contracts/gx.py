@@ -46,6 +46,17 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _gx_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Compiled rules stay free of GX objects; the one that needs one — "only where the text is present" — says so
+    with a marker, turned here into a GX row condition."""
+    from great_expectations.expectations.row_conditions import Column
+
+    condition = kwargs.get("row_condition")
+    if isinstance(condition, dict) and "$NOT_NULL" in condition:
+        return {**kwargs, "row_condition": Column(condition["$NOT_NULL"]).is_not_null()}
+    return kwargs
+
+
 class GxValidator:
     """One GX file context under `root` (suites, validation results, data docs)."""
 
@@ -85,7 +96,7 @@ class GxValidator:
         except Exception:  # GX raises its own not-found errors; any of them means "build it"
             pass
         expectations = [getattr(gx.expectations, rule.gx_type)(
-            **rule.gx_kwargs, severity=SEVERITY[rule.severity], description=rule.description,
+            **_gx_kwargs(rule.gx_kwargs), severity=SEVERITY[rule.severity], description=rule.description,
             meta={"rule_id": rule.id, "severity": rule.severity, "kind": rule.kind}) for rule in rules]
         suite = self.context.suites.add_or_update(gx.ExpectationSuite(
             name=batch_name, expectations=expectations, meta={"fingerprint": fingerprint}))

@@ -99,12 +99,13 @@ def _property_rules(contract: Contract, prop: Property, landing_date: date,
         # "Is it a valid date?" is answered by casting it, as staging will: a regex would pass 2026-02-30.
         kind = _article(prop.logical_type) + " " + prop.logical_type
         rules.append(_rule(contract, prop, "type", f"{name} must be {kind}", "ExpectColumnValuesToNotBeNull",
-                           {"column": typed_column(prop), "row_condition": f"`{col}`.notnull()",
-                            "condition_parser": "pandas"},
+                           {"column": typed_column(prop), "row_condition": {"$NOT_NULL": col}},
                            value.is_not_null() & typed.is_null(),
                            pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is not {kind}")])))
     if prop.minimum is not None or prop.maximum is not None:
         low, high = prop.minimum, prop.maximum
+        if is_epoch_seconds(prop):  # its typed twin is a timestamp: compare like with like
+            low, high = (None if v is None else datetime.fromtimestamp(v, timezone.utc) for v in (low, high))
         bounds = f"between {low} and {high}" if low is not None and high is not None else (
             f"at least {low}" if low is not None else f"at most {high}")
         outside = (typed < low if low is not None else pl.lit(False)) | (typed > high if high is not None else pl.lit(False))
@@ -114,7 +115,8 @@ def _property_rules(contract: Contract, prop: Property, landing_date: date,
                            pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is out of range (must be {bounds})")])))
     if prop.max_days_after_landing is not None and prop.logical_type == "date":
         last_day = landing_date + timedelta(days=prop.max_days_after_landing)
-        placeholder, params = _parameter(f"{contract.name}.{prop.name}.future", last_day)
+        # pandas holds dates as midnight datetimes; GX compares them to this.
+        placeholder, params = _parameter(f"{contract.name}.{prop.name}.future", datetime.combine(last_day, time()))
         rules.append(_rule(contract, prop, "future",
                            f"{name} must not be later than {prop.max_days_after_landing} day(s) after the landing date",
                            "ExpectColumnValuesToBeBetween", {"column": typed_column(prop), "max_value": placeholder},

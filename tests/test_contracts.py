@@ -70,8 +70,10 @@ def test_every_rule_compiles_for_both_engines():
             rules += published_rules(contract)
     ids = [r.id for r in rules]
     assert len(ids) == len(set(ids)), "rule ids are unique"
+    from contracts.gx import _gx_kwargs
+
     for rule in rules:
-        getattr(gx.expectations, rule.gx_type)(**rule.gx_kwargs)
+        getattr(gx.expectations, rule.gx_type)(**_gx_kwargs(rule.gx_kwargs))
         assert (rule.fail is None) == (rule.reason is None)
     assert sum(r.is_row_level for r in rules) > 150
 
