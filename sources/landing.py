@@ -20,7 +20,8 @@ _IPV4 = re.compile(r"\b\d{1,3}(\.\d{1,3}){3}\b")
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 _IPV6 = re.compile(r"\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{1,4})*\b")
-_JSON_STRING = '"(?:[^"\\\\]|\\\\.)*"'
+_PARTIAL_EMAIL = re.compile(r"[\w.+-]+@[\w.-]*")
+_PARTIAL_IP = re.compile(r"\b\d{1,3}(?:\.\d{0,3}){1,3}")
 csv.field_size_limit(1 << 28)  # a stray quote can make the rest of a big file one cell; read it, then quarantine
 
 
@@ -47,7 +48,10 @@ def _mask(line: str, dataset: RawDataset) -> str:
     if pii_keys and dataset.fmt == "csv":
         return f"<{len(printable)} characters; not kept: this file holds personal data>"
     for key in pii_keys:
-        printable = re.sub(rf'("{re.escape(key)}"\s*:\s*){_JSON_STRING}', r'\1"<pii>"', printable)
+        # A truncated line may end inside the value: mask to the closing quote or to the end of the line.
+        printable = re.sub(rf'("{re.escape(key)}"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|$)', r'\1"<pii>"', printable)
+    if pii_keys:
+        printable = _PARTIAL_IP.sub("<ip>", _PARTIAL_EMAIL.sub("<email>", printable))
     return _IPV6.sub("<ip>", _IPV4.sub("<ip>", _EMAIL.sub("<email>", printable)))[:2000]
 
 
@@ -77,7 +81,9 @@ def _dig(record: dict, path: tuple[str, ...]) -> object:
 
 def _parse_ndjson(text: str, dataset: RawDataset) -> list[tuple[int, dict[str, str | None] | None, str | None, str]]:
     rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Split on "\n" only: str.splitlines() would also break at U+2028 and friends, which JSON allows inside values.
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         if (column := _bad_utf8(line)) is not None:
@@ -119,8 +125,11 @@ def _csv_rows(reader, dataset: RawDataset, rel_path: str) -> list:
         raise LandingFileError(f"{rel_path}: header lacks the column(s) {', '.join(missing)} (found: {', '.join(header)})")
     index = {name: i for i, name in enumerate(header)}
     rows = []
-    for values in reader:
-        number = reader.line_num
+    while True:
+        number = reader.line_num + 1  # a record spanning lines is known by its first line
+        values = next(reader, None)
+        if values is None:
+            break
         if not values:
             continue
         if len(values) != len(header):
