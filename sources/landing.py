@@ -15,13 +15,14 @@ import pyarrow as pa
 from schemas.raw import RawDataset
 from transforms.pii import pseudonymise
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]+(\.[\w-]+)+")
 _IPV4 = re.compile(r"\b\d{1,3}(\.\d{1,3}){3}\b")
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 _IPV6 = re.compile(r"\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{1,4})*\b")
-_PARTIAL_EMAIL = re.compile(r"[\w.+-]+@[\w.-]*")
-_PARTIAL_IP = re.compile(r"\b\d{1,3}(?:\.\d{0,3}){1,3}")
+# Cut-off values can only sit at the end of a truncated line.
+_PARTIAL_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w.-]*$")
+_PARTIAL_IP = re.compile(r"\b\d{1,3}(?:\.\d{0,3}){1,3}$")
 csv.field_size_limit(1 << 28)  # a stray quote can make the rest of a big file one cell; read it, then quarantine
 
 
@@ -43,7 +44,8 @@ def _mask(line: str, dataset: RawDataset) -> str:
     """An unparseable line is kept for the quarantine, but PII in it must not pass landing in clear: the values of
     the dataset's PII keys, and anything that looks like an e-mail or an IP address, are masked. For a CSV row with
     PII columns the fields cannot be trusted to be where the header says, so only its non-PII shape is kept."""
-    printable = line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    # Truncate first: masking regexes on a megabyte line would stall ingestion.
+    printable = line[:2000].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     pii_keys = {f.json_path[-1] for f in dataset.fields if f.pii}
     if pii_keys and dataset.fmt == "csv":
         return f"<{len(printable)} characters; not kept: this file holds personal data>"
@@ -52,7 +54,7 @@ def _mask(line: str, dataset: RawDataset) -> str:
         printable = re.sub(rf'("{re.escape(key)}"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|$)', r'\1"<pii>"', printable)
     if pii_keys:
         printable = _PARTIAL_IP.sub("<ip>", _PARTIAL_EMAIL.sub("<email>", printable))
-    return _IPV6.sub("<ip>", _IPV4.sub("<ip>", _EMAIL.sub("<email>", printable)))[:2000]
+    return _IPV6.sub("<ip>", _IPV4.sub("<ip>", _EMAIL.sub("<email>", printable)))
 
 
 def _bad_utf8(text: str) -> int | None:

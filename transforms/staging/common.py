@@ -65,7 +65,7 @@ def abbreviated_count(text: pl.Expr) -> pl.Expr:
     number = parts.struct.field("1").cast(pl.Float64, strict=False)
     multiplier = parts.struct.field("2").replace_strict({"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9}, default=None,
                                                         return_dtype=pl.Float64)
-    return (number * multiplier).round(0).cast(pl.Int64)
+    return (number * multiplier).round(0).cast(pl.Int64, strict=False)  # beyond Int64 → null, not a crash
 
 
 def _unquote_plus_series(values: pl.Series) -> pl.Series:

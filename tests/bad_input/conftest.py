@@ -1,0 +1,15 @@
+"""Fixtures of the bad-input tests."""
+from tests.bad_input.helpers import *  # noqa: F403
+
+
+@pytest.fixture
+def landing(tmp_path) -> Path:
+    target = tmp_path / "landing"
+    shutil.copytree(FIXTURES / "landing", target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory) -> dict[str, SplitResult]:
+    """The split of the untouched golden landing day: each test's edit must change only the edited line."""
+    return _check_day(FIXTURES / "landing", tmp_path_factory.mktemp("baseline-lake"))
