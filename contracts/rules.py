@@ -84,6 +84,15 @@ def _rule(contract: Contract, prop: Property, kind: str, description: str, gx_ty
                 gx_kwargs, fail, reason, raw_column(prop), gx_parameters or {})
 
 
+def _future_limit(prop: Property, landing_date: date) -> tuple[Any, Any, str]:
+    """The latest acceptable value — for Polars, for GX (pandas holds dates as midnight datetimes) and for people."""
+    last_day = landing_date + timedelta(days=prop.max_days_after_landing)
+    if prop.logical_type == "date":
+        return last_day, datetime.combine(last_day, time()), str(last_day)
+    limit = datetime.combine(last_day + timedelta(days=1), time(), tzinfo=timezone.utc) - timedelta(microseconds=1)
+    return limit, limit, f"{limit:%Y-%m-%d %H:%M} UTC"
+
+
 def _property_rules(contract: Contract, prop: Property, landing_date: date,
                     references: dict[str, list[str]]) -> list[Rule]:
     col, name = raw_column(prop), prop.name
@@ -113,25 +122,14 @@ def _property_rules(contract: Contract, prop: Property, landing_date: date,
                            {"column": typed_column(prop), "min_value": low, "max_value": high},
                            typed.is_not_null() & outside,
                            pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is out of range (must be {bounds})")])))
-    if prop.max_days_after_landing is not None and prop.logical_type == "date":
-        last_day = landing_date + timedelta(days=prop.max_days_after_landing)
-        # pandas holds dates as midnight datetimes; GX compares them to this.
-        placeholder, params = _parameter(f"{contract.name}.{prop.name}.future", datetime.combine(last_day, time()))
-        rules.append(_rule(contract, prop, "future",
-                           f"{name} must not be later than {prop.max_days_after_landing} day(s) after the landing date",
-                           "ExpectColumnValuesToBeBetween", {"column": typed_column(prop), "max_value": placeholder},
-                           typed.is_not_null() & (typed > last_day),
-                           pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is in the future (after {last_day})")]),
-                           gx_parameters=params))
-    if prop.max_days_after_landing is not None and (prop.logical_type == "timestamp" or is_epoch_seconds(prop)):
-        limit = datetime.combine(landing_date + timedelta(days=prop.max_days_after_landing + 1), time(),
-                                 tzinfo=timezone.utc) - timedelta(microseconds=1)
-        placeholder, params = _parameter(f"{contract.name}.{prop.name}.future", limit)
+    if prop.max_days_after_landing is not None and (prop.logical_type in ("date", "timestamp") or is_epoch_seconds(prop)):
+        limit, gx_limit, shown = _future_limit(prop, landing_date)
+        placeholder, params = _parameter(f"{contract.name}.{prop.name}.future", gx_limit)
         rules.append(_rule(contract, prop, "future",
                            f"{name} must not be later than {prop.max_days_after_landing} day(s) after the landing date",
                            "ExpectColumnValuesToBeBetween", {"column": typed_column(prop), "max_value": placeholder},
                            typed.is_not_null() & (typed > limit),
-                           pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is in the future (after {limit:%Y-%m-%d %H:%M} UTC)")]),
+                           pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is in the future (after {shown})")]),
                            gx_parameters=params))
     if prop.pattern is not None:
         rules.append(_rule(contract, prop, "pattern", f"{name} must match {prop.pattern}",
