@@ -122,7 +122,8 @@ def _property_rules(contract: Contract, prop: Property, landing_date: date,
                            {"column": typed_column(prop), "min_value": low, "max_value": high},
                            typed.is_not_null() & outside,
                            pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is out of range (must be {bounds})")])))
-    if prop.max_days_after_landing is not None and (prop.logical_type in ("date", "timestamp") or is_epoch_seconds(prop)):
+    is_time = prop.logical_type in ("date", "timestamp") or is_epoch_seconds(prop)
+    if prop.max_days_after_landing is not None and is_time:
         limit, gx_limit, shown = _future_limit(prop, landing_date)
         placeholder, params = _parameter(f"{contract.name}.{prop.name}.future", gx_limit)
         rules.append(_rule(contract, prop, "future",
