@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from influence.rules import Rules, load_rules
 from influence.settings import Settings
 
 
@@ -15,6 +16,7 @@ class RunContext:
     validation_dir: Path
     warehouse_url: str
     pii_key: bytes
+    rules: Rules
 
     def __repr__(self) -> str:  # keep the key out of logs and Prefect's parameter views
         return f"RunContext(run_id={self.run_id!r}, lake_dir={str(self.lake_dir)!r})"
@@ -23,4 +25,4 @@ class RunContext:
     def from_settings(cls, settings: Settings, run_id: str) -> "RunContext":
         return cls(run_id, settings.landing_dir.resolve(), settings.lake_dir.resolve(),
                    (settings.data_dir / "validation").resolve(), settings.resolved_warehouse_url,
-                   settings.pii_key_bytes())
+                   settings.pii_key_bytes(), load_rules(settings.rules_file))

@@ -16,7 +16,9 @@ from prefect.runtime import flow_run
 
 from contracts.checkpoint import ValidationFailed
 from flows.context import RunContext
-from flows.tasks import check_raw, ingest, load_warehouse, publish_parquet, record_audit, stage, validate
+from flows.tasks import (
+    build_marts, check_raw, ingest, load_warehouse, owned_posted_dates, publish_parquet, record_audit, stage, validate,
+)
 from influence.settings import load_settings
 from schemas.raw import DATASETS
 from sinks.lake import sweep_temporaries
@@ -56,6 +58,14 @@ def _outcomes(ingested: dict, checks: dict, validation) -> list[SourceOutcome]:
     return outcomes
 
 
+def _posted_date_partitions(fct: pl.DataFrame, ds: date, ctx: RunContext) -> list:
+    """Every posted_date partition the run owns — empty ones too, so a post that moved out leaves no stale copy."""
+    first, last = owned_posted_dates(ds, ctx)
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    return [("marts", "fct_post_engagement", fct.filter(pl.col("posted_date") == day), "posted_date", day)
+            for day in days]
+
+
 @flow(name="nightly", flow_run_name="nightly-{ds}", log_prints=False)
 def nightly(ds: date | None = None) -> RunSummary:
     """Process the landing files delivered on `ds` (default: the day before the scheduled start) into the staging
@@ -72,7 +82,8 @@ def nightly(ds: date | None = None) -> RunSummary:
     checks = {d.name: check_raw(d.name, ds, ctx) for d in DATASETS}
     clean = {name: check.split.clean for name, check in checks.items()}
     staged = {m.name: stage(m.name, ds, clean) for m in STAGING_MODELS}
-    validation = validate(ds, ctx, checks, staged)
+    marts = build_marts(ds, ctx, staged)
+    validation = validate(ds, ctx, checks, {**staged, **marts})
 
     failed = bool(validation.errors)
     audit = build_run_sources(ctx.run_id, ds, _outcomes(ingested, checks, validation), started,
@@ -82,17 +93,17 @@ def nightly(ds: date | None = None) -> RunSummary:
         raise ValidationFailed(ds, validation.errors, validation.results_file)
 
     quarantine = {name: c.split.quarantined.with_columns(landing_date=pl.lit(ds)) for name, c in checks.items()}
-    for table, rows in staged.items():
-        publish_parquet("staging", table, rows, ds, ctx)
-    for dataset, rows in quarantine.items():
-        publish_parquet("quarantine", dataset, rows, ds, ctx)
-    load_warehouse([("staging", t, rows) for t, rows in staged.items()]
-                   + [("quarantine", d, rows) for d, rows in quarantine.items()], ds, ctx)
+    partitions = [("staging", t, rows, "landing_date", ds) for t, rows in staged.items()]
+    partitions += [("quarantine", d, rows, "landing_date", ds) for d, rows in quarantine.items()]
+    partitions += _posted_date_partitions(marts["fct_post_engagement"], ds, ctx)
+    for schema, table, rows, column, value in partitions:
+        publish_parquet(schema, table, rows, value, ctx, column)
+    load_warehouse(partitions, ds, ctx)
     record_audit(audit, ds, ctx)
     log.info("nightly %s: %d rows staged, %d quarantined", ds, sum(f.height for f in staged.values()),
              sum(f.height for f in quarantine.values()))
     return RunSummary(
         ds, ctx.run_id, {n: {"status": r.status, "rows": r.rows, "file": r.file} for n, r in ingested.items()},
-        {n: f.height for n, f in quarantine.items()}, {t: f.height for t, f in staged.items()},
+        {n: f.height for n, f in quarantine.items()}, {t: f.height for t, f in {**staged, **marts}.items()},
         [r.rule_id for r in validation.results if not r.success], str(ctx.lake_dir), settings.safe_warehouse_url(),
         str(validation.results_file), str(validation.docs_index or ""))

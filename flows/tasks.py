@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 from prefect import get_run_logger, task
@@ -18,10 +18,11 @@ from contracts.model import load_contracts
 from contracts.rules import row_rules
 from flows.context import RunContext
 from schemas.raw import BY_NAME as RAW_DATASETS
-from sinks.lake import write_partition
+from sinks.lake import scan_history, write_partition
 from sinks.warehouse import connect_warehouse
 from sources.ingest import IngestResult, ingest_dataset, scan_raw
 from sources.landing import LandingFileError
+from transforms.marts.engagement import build_fct_post_engagement
 from transforms.quarantine import BatchCheck, check_batch, reference_values
 from transforms.staging.models import BY_NAME as STAGING_MODELS
 
@@ -81,19 +82,44 @@ def stage(model: str, ds: date, clean: dict[str, pl.DataFrame]) -> pl.DataFrame:
     return frame
 
 
+@task(name="build-marts", task_run_name="build-marts-{ds}", cache_policy=NO_CACHE)
+def build_marts(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The engagement marts for `ds`: today's staging frames plus only the staging history the windows need."""
+    window = ctx.rules.engagement.metrics_tracked_days
+    posts = staged["stg_post_snapshots"]
+    history = scan_history(ctx.lake_dir, "staging", "stg_post_snapshots", PARTITION_COLUMN,
+                           ds - timedelta(days=window + 1), ds - timedelta(days=1), posts.schema)
+    accounts = staged["stg_account_daily"]
+    account_history = scan_history(ctx.lake_dir, "staging", "stg_account_daily", PARTITION_COLUMN,
+                                   ds - timedelta(days=window + 8), ds - timedelta(days=1), accounts.schema)
+    fct = build_fct_post_engagement(
+        pl.concat([history, posts.lazy()], how="vertical_relaxed"),
+        pl.concat([account_history, accounts.lazy()], how="vertical_relaxed"),
+        staged["stg_social_accounts"].lazy(), staged["stg_campaigns"].lazy(), ds, ctx.rules.emv,
+    ).filter(pl.col("posted_date").is_between(*owned_posted_dates(ds, ctx))).collect()
+    get_run_logger().info("fct_post_engagement: %d posts posted %s … %s", fct.height, *owned_posted_dates(ds, ctx))
+    return {"fct_post_engagement": fct}
+
+
+def owned_posted_dates(ds: date, ctx: RunContext) -> tuple[date, date]:
+    """The posted_date partitions a run for `ds` rewrites: posts still tracked, up to the latest a post may be dated."""
+    return ds - timedelta(days=ctx.rules.engagement.metrics_tracked_days), ds + timedelta(days=1)
+
+
 @task(name="publish-parquet", task_run_name="publish-parquet-{layer}-{table}-{ds}", cache_policy=NO_CACHE,
       **IO_RETRIES)
-def publish_parquet(layer: str, table: str, rows: pl.DataFrame, ds: date, ctx: RunContext) -> str:
-    return str(write_partition(rows, ctx.lake_dir, layer, table, PARTITION_COLUMN, ds))
+def publish_parquet(layer: str, table: str, rows: pl.DataFrame, ds: date, ctx: RunContext,
+                    column: str = PARTITION_COLUMN) -> str:
+    return str(write_partition(rows, ctx.lake_dir, layer, table, column, ds))
 
 
 @task(name="load-warehouse", task_run_name="load-warehouse-{ds}", cache_policy=NO_CACHE, **IO_RETRIES)
-def load_warehouse(tables: list[tuple[str, str, pl.DataFrame]], ds: date, ctx: RunContext) -> None:
-    """Replace the `ds` partition of each (schema, table): one transaction per table partition."""
+def load_warehouse(partitions: list[tuple[str, str, pl.DataFrame, str, date]], ds: date, ctx: RunContext) -> None:
+    """Replace each (schema, table, rows, partition column, value): one transaction per table partition."""
     warehouse = connect_warehouse(ctx.warehouse_url)
     try:
-        for schema, table, rows in tables:
-            warehouse.replace_partition(schema, table, rows.to_arrow(), PARTITION_COLUMN, ds)
+        for schema, table, rows, column, value in partitions:
+            warehouse.replace_partition(schema, table, rows.to_arrow(), column, value)
     finally:
         warehouse.close()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -78,3 +78,19 @@ def sweep_temporaries(lake_dir: Path, min_age_seconds: float = 3600) -> int:
                 tmp.unlink(missing_ok=True)
                 swept += 1
     return swept
+
+
+def scan_history(lake_dir: Path, layer: str, table: str, column: str, start: date, end: date,
+                 schema: pl.Schema) -> pl.LazyFrame:
+    """The partitions of `table` from `start` to `end` (inclusive), with the partition column restored. Only those
+    files are opened, so a nightly's cost does not grow with the table's history."""
+    frames = []
+    day = start
+    while day <= end:
+        path = partition_file(lake_dir, layer, table, column, day)
+        if path.exists():
+            frames.append(pl.scan_parquet(path).with_columns(pl.lit(day, dtype=pl.Date).alias(column)))
+        day += timedelta(days=1)
+    if not frames:
+        return pl.LazyFrame(schema=schema)
+    return pl.concat(frames, how="diagonal_relaxed").select(schema.names())
