@@ -96,6 +96,7 @@ def nightly(ds: date | None = None) -> RunSummary:
     partitions = [("staging", t, rows, "landing_date", ds) for t, rows in staged.items()]
     partitions += [("quarantine", d, rows, "landing_date", ds) for d, rows in quarantine.items()]
     partitions += _posted_date_partitions(marts["fct_post_engagement"], ds, ctx)
+    partitions.append(("marts", "fct_account_daily", marts["fct_account_daily"], "metric_date", ds))
     for schema, table, rows, column, value in partitions:
         publish_parquet(schema, table, rows, value, ctx, column)
     load_warehouse(partitions, ds, ctx)

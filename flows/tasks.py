@@ -22,6 +22,7 @@ from sinks.lake import scan_history, write_partition
 from sinks.warehouse import connect_warehouse
 from sources.ingest import IngestResult, ingest_dataset, scan_raw
 from sources.landing import LandingFileError
+from transforms.marts.accounts import LAST_POSTS_LOOKBACK_DAYS, build_fct_account_daily
 from transforms.marts.engagement import build_fct_post_engagement
 from transforms.quarantine import BatchCheck, check_batch, reference_values
 from transforms.staging.models import BY_NAME as STAGING_MODELS
@@ -97,8 +98,16 @@ def build_marts(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame]) -> d
         pl.concat([account_history, accounts.lazy()], how="vertical_relaxed"),
         staged["stg_social_accounts"].lazy(), staged["stg_campaigns"].lazy(), ds, ctx.rules.emv,
     ).filter(pl.col("posted_date").is_between(*owned_posted_dates(ds, ctx))).collect()
-    get_run_logger().info("fct_post_engagement: %d posts posted %s … %s", fct.height, *owned_posted_dates(ds, ctx))
-    return {"fct_post_engagement": fct}
+    first_owned, _ = owned_posted_dates(ds, ctx)
+    older_posts = scan_history(ctx.lake_dir, "marts", "fct_post_engagement", "posted_date",
+                               ds - timedelta(days=LAST_POSTS_LOOKBACK_DAYS), first_owned - timedelta(days=1), fct.schema)
+    daily = build_fct_account_daily(
+        pl.concat([account_history, accounts.lazy()], how="vertical_relaxed"),
+        pl.concat([older_posts, fct.lazy()], how="vertical_relaxed"), ds, ctx.rules.tiers, ctx.rules.engagement,
+    ).collect()
+    get_run_logger().info("fct_post_engagement: %d posts posted %s … %s; fct_account_daily: %d accounts",
+                          fct.height, *owned_posted_dates(ds, ctx), daily.height)
+    return {"fct_post_engagement": fct, "fct_account_daily": daily}
 
 
 def owned_posted_dates(ds: date, ctx: RunContext) -> tuple[date, date]:

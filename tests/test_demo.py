@@ -39,7 +39,15 @@ def test_demo_end_to_end(prefect_harness, tmp_path, monkeypatch):
             SELECT count(*), count(DISTINCT CASE WHEN followers_at_post < 1000 THEN 0 WHEN followers_at_post < 5000 THEN 1
                    WHEN followers_at_post < 50000 THEN 2 WHEN followers_at_post < 500000 THEN 3 ELSE 4 END)
             FROM marts.fct_post_engagement""").fetchone()
+        wrong_tier_or_benchmark = con.execute("""
+            SELECT count(*) FROM marts.fct_account_daily
+            WHERE tier IS DISTINCT FROM CASE WHEN followers < 1000 THEN 'sub_nano' WHEN followers < 5000 THEN 'nano'
+                    WHEN followers < 50000 THEN 'micro' WHEN followers < 500000 THEN 'macro' ELSE 'mega' END
+               OR er_benchmark IS DISTINCT FROM CASE WHEN er_30d_mean IS NULL THEN NULL WHEN er_30d_mean < 0.03
+                    THEN 'below' WHEN er_30d_mean <= 0.05 THEN 'target' ELSE 'above' END""").fetchone()[0]
+        account_days = con.execute("SELECT count(*) FROM marts.fct_account_daily").fetchone()[0]
     assert days == 3
+    assert wrong_tier_or_benchmark == 0 and account_days > 10
     assert all(rows > 0 for rows in counts.values()), counts
     assert posts > 20 and mismatched == 0 and tiers_seen >= 3
     assert lake_events == counts["stg_web_events"]

@@ -1,0 +1,78 @@
+"""fct_account_daily: one row per account per date — followers, growth, posting and rolling engagement rates.
+
+Pure Polars. The caller hands in only the history the windows need (30 days of follower snapshots, 90 days of
+posts), so a nightly computes one day without touching the rest of history.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+
+from influence.rules import Engagement
+from transforms.marts.engagement import er_benchmark, tier
+
+LAST_POSTS_LOOKBACK_DAYS = 90  # "the last 12 posts" are searched this far back
+
+
+def _followers_by_day(account_daily: pl.LazyFrame, as_of: date, days: int) -> pl.LazyFrame:
+    """One follower count per account and snapshot date (latest landing wins), over the trailing `days`."""
+    return (account_daily.filter(pl.col("snapshot_date").is_between(as_of - timedelta(days=days), as_of)
+                                 & pl.col("followers").is_not_null())
+            .sort(["account_id", "snapshot_date", "landing_date"])
+            .group_by(["account_id", "snapshot_date"], maintain_order=True).last()
+            .select("account_id", "platform", "snapshot_date", "followers"))
+
+
+def _growth(history: pl.LazyFrame, as_of: date, rules: Engagement) -> pl.LazyFrame:
+    """Today's followers, the change since the previous snapshot, and whether that change is an outlier against the
+    account's own trailing history: robust z-score (median / MAD) of log follower changes."""
+    changes = history.sort(["account_id", "snapshot_date"]).with_columns(
+        follower_change=pl.col("followers") - pl.col("followers").shift(1).over("account_id"),
+        _log_change=(pl.col("followers").log1p() - pl.col("followers").shift(1).over("account_id").log1p()))
+    today = changes.group_by("account_id").agg(pl.all().sort_by("snapshot_date").last())
+    past = changes.filter(pl.col("snapshot_date") < as_of).drop_nulls("_log_change")
+    baseline = past.group_by("account_id").agg(
+        _n=pl.len(), _median=pl.col("_log_change").median(),
+        _mad=(pl.col("_log_change") - pl.col("_log_change").median()).abs().median())
+    z = 0.6745 * (pl.col("_log_change") - pl.col("_median")) / pl.max_horizontal(pl.col("_mad"), pl.lit(1e-4))
+    return today.join(baseline, on="account_id", how="left").with_columns(
+        robust_z=z.round(3),
+        is_growth_anomaly=((pl.col("_n") >= rules.anomaly_min_history_days) & (z > rules.anomaly_z)).fill_null(False),
+    ).select("account_id", "platform", "followers", "follower_change", "robust_z", "is_growth_anomaly")
+
+
+def _engagement_windows(posts: pl.LazyFrame, as_of: date, rules: Engagement) -> pl.LazyFrame:
+    rated = posts.filter((pl.col("posted_date") <= as_of) & pl.col("er_followers").is_not_null() & ~pl.col("is_story"))
+    window = rated.filter(pl.col("posted_date") > as_of - timedelta(days=rules.window_days)).group_by("account_id").agg(
+        posts_30d=pl.len(), er_30d_mean=pl.col("er_followers").mean())
+    last = (rated.sort("posted_at").group_by("account_id")
+            .agg(er_last12_median=pl.col("er_followers").tail(rules.last_n_posts).median()))
+    published = posts.filter(pl.col("posted_date") == as_of).group_by("account_id").agg(
+        posts_published=pl.len())
+    return window.join(last, on="account_id", how="full", coalesce=True).join(
+        published, on="account_id", how="full", coalesce=True)
+
+
+def build_fct_account_daily(account_daily: pl.LazyFrame, posts: pl.LazyFrame, as_of: date, tiers: dict[str, int],
+                            rules: Engagement) -> pl.LazyFrame:
+    """stg_account_daily (the trailing 30 days) and fct_post_engagement (posts of the trailing 90 days) → one row
+    per account for `as_of`: followers, follower_change, posts_published, er_30d_mean, er_last12_median,
+    er_30d_shrunk (toward the platform × tier median, prior strength `shrink_prior_posts` posts), tier,
+    er_benchmark, is_growth_anomaly."""
+    growth = _growth(_followers_by_day(account_daily, as_of, rules.window_days), as_of, rules)
+    rates = _engagement_windows(posts, as_of, rules)
+    k = rules.shrink_prior_posts
+    daily = growth.join(rates, on="account_id", how="left").with_columns(
+        posts_published=pl.col("posts_published").fill_null(0).cast(pl.Int64),
+        posts_30d=pl.col("posts_30d").fill_null(0).cast(pl.Int64),
+        tier=tier(pl.col("followers"), tiers))
+    prior = pl.col("er_30d_mean").median().over(["platform", "tier"])
+    shrunk = (pl.col("posts_30d") * pl.col("er_30d_mean").fill_null(0) + k * prior) / (pl.col("posts_30d") + k)
+    return daily.with_columns(
+        metric_date=pl.lit(as_of, dtype=pl.Date),
+        er_30d_shrunk=pl.when(prior.is_not_null()).then(shrunk),
+        er_benchmark=er_benchmark(pl.col("er_30d_mean"), rules.target_min, rules.target_max),
+    ).select("account_id", "platform", "metric_date", "followers", "follower_change", "posts_published",
+             "posts_30d", "er_30d_mean", "er_last12_median", "er_30d_shrunk", "tier", "er_benchmark", "robust_z",
+             "is_growth_anomaly").sort("account_id")
