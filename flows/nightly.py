@@ -97,8 +97,9 @@ def nightly(ds: date | None = None) -> RunSummary:
     partitions += [("quarantine", d, rows, "landing_date", ds) for d, rows in quarantine.items()]
     partitions += _posted_date_partitions(marts["fct_post_engagement"], ds, ctx)
     partitions.append(("marts", "fct_account_daily", marts["fct_account_daily"], "metric_date", ds))
+    partitions += [("marts", dim, marts[dim], None, None) for dim in ("dim_account", "dim_influencer")]
     for schema, table, rows, column, value in partitions:
-        publish_parquet(schema, table, rows, value, ctx, column)
+        publish_parquet(schema, table, rows, value or ds, ctx, column)
     load_warehouse(partitions, ds, ctx)
     record_audit(audit, ds, ctx)
     log.info("nightly %s: %d rows staged, %d quarantined", ds, sum(f.height for f in staged.values()),

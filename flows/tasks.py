@@ -18,11 +18,12 @@ from contracts.model import load_contracts
 from contracts.rules import row_rules
 from flows.context import RunContext
 from schemas.raw import BY_NAME as RAW_DATASETS
-from sinks.lake import scan_history, write_partition
+from sinks.lake import scan_history, write_partition, write_whole
 from sinks.warehouse import connect_warehouse
 from sources.ingest import IngestResult, ingest_dataset, scan_raw
 from sources.landing import LandingFileError
 from transforms.marts.accounts import LAST_POSTS_LOOKBACK_DAYS, build_fct_account_daily
+from transforms.marts.dims import build_dim_account, build_dim_influencer
 from transforms.marts.engagement import build_fct_post_engagement
 from transforms.quarantine import BatchCheck, check_batch, reference_values
 from transforms.staging.models import BY_NAME as STAGING_MODELS
@@ -105,9 +106,14 @@ def build_marts(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame]) -> d
         pl.concat([account_history, accounts.lazy()], how="vertical_relaxed"),
         pl.concat([older_posts, fct.lazy()], how="vertical_relaxed"), ds, ctx.rules.tiers, ctx.rules.engagement,
     ).collect()
+    captions = pl.concat([history, posts.lazy()], how="vertical_relaxed").select("account_id", "caption")
+    dim_account = build_dim_account(staged["stg_social_accounts"].lazy(), daily.lazy(), captions,
+                                    ctx.rules.niches).collect()
+    dim_influencer = build_dim_influencer(staged["stg_influencers"].lazy(), dim_account.lazy()).collect()
     get_run_logger().info("fct_post_engagement: %d posts posted %s … %s; fct_account_daily: %d accounts",
                           fct.height, *owned_posted_dates(ds, ctx), daily.height)
-    return {"fct_post_engagement": fct, "fct_account_daily": daily}
+    return {"fct_post_engagement": fct, "fct_account_daily": daily, "dim_account": dim_account,
+            "dim_influencer": dim_influencer}
 
 
 def owned_posted_dates(ds: date, ctx: RunContext) -> tuple[date, date]:
@@ -117,18 +123,26 @@ def owned_posted_dates(ds: date, ctx: RunContext) -> tuple[date, date]:
 
 @task(name="publish-parquet", task_run_name="publish-parquet-{layer}-{table}-{ds}", cache_policy=NO_CACHE,
       **IO_RETRIES)
-def publish_parquet(layer: str, table: str, rows: pl.DataFrame, ds: date, ctx: RunContext,
-                    column: str = PARTITION_COLUMN) -> str:
+def publish_parquet(layer: str, table: str, rows: pl.DataFrame, ds: date | None, ctx: RunContext,
+                    column: str | None = PARTITION_COLUMN) -> str:
+    """Replace one partition, or — with no partition column — the whole (dimension) table."""
+    if column is None:
+        return str(write_whole(rows, ctx.lake_dir, layer, table))
     return str(write_partition(rows, ctx.lake_dir, layer, table, column, ds))
 
 
 @task(name="load-warehouse", task_run_name="load-warehouse-{ds}", cache_policy=NO_CACHE, **IO_RETRIES)
-def load_warehouse(partitions: list[tuple[str, str, pl.DataFrame, str, date]], ds: date, ctx: RunContext) -> None:
-    """Replace each (schema, table, rows, partition column, value): one transaction per table partition."""
+def load_warehouse(partitions: list[tuple[str, str, pl.DataFrame, str | None, date | None]], ds: date,
+                   ctx: RunContext) -> None:
+    """Replace each (schema, table, rows, partition column, value) — the whole table when the column is None: one
+    transaction per table partition."""
     warehouse = connect_warehouse(ctx.warehouse_url)
     try:
         for schema, table, rows, column, value in partitions:
-            warehouse.replace_partition(schema, table, rows.to_arrow(), column, value)
+            if column is None:
+                warehouse.replace_table(schema, table, rows.to_arrow())
+            else:
+                warehouse.replace_partition(schema, table, rows.to_arrow(), column, value)
     finally:
         warehouse.close()
 
