@@ -22,6 +22,7 @@ from flows.tasks import (
 from influence.settings import load_settings
 from schemas.raw import DATASETS
 from sinks.lake import sweep_temporaries
+from transforms.marts.benchmark import month_start
 from transforms.audit import SourceOutcome, build_run_sources
 from transforms.staging.models import STAGING_MODELS
 
@@ -98,6 +99,8 @@ def nightly(ds: date | None = None) -> RunSummary:
     partitions += _posted_date_partitions(marts["fct_post_engagement"], ds, ctx)
     partitions.append(("marts", "fct_account_daily", marts["fct_account_daily"], "metric_date", ds))
     partitions += [("marts", dim, marts[dim], None, None) for dim in ("dim_account", "dim_influencer")]
+    partitions.append(("marts", "mart_tier_benchmark", marts["mart_tier_benchmark"], "month_start_date",
+                       month_start(ds)))
     for schema, table, rows, column, value in partitions:
         publish_parquet(schema, table, rows, value or ds, ctx, column)
     load_warehouse(partitions, ds, ctx)

@@ -23,6 +23,7 @@ from sinks.warehouse import connect_warehouse
 from sources.ingest import IngestResult, ingest_dataset, scan_raw
 from sources.landing import LandingFileError
 from transforms.marts.accounts import LAST_POSTS_LOOKBACK_DAYS, build_fct_account_daily
+from transforms.marts.benchmark import build_mart_tier_benchmark, month_start
 from transforms.marts.dims import build_dim_account, build_dim_influencer
 from transforms.marts.engagement import build_fct_post_engagement
 from transforms.quarantine import BatchCheck, check_batch, reference_values
@@ -110,10 +111,14 @@ def build_marts(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame]) -> d
     dim_account = build_dim_account(staged["stg_social_accounts"].lazy(), daily.lazy(), captions,
                                     ctx.rules.niches).collect()
     dim_influencer = build_dim_influencer(staged["stg_influencers"].lazy(), dim_account.lazy()).collect()
+    month = scan_history(ctx.lake_dir, "marts", "fct_account_daily", "metric_date", month_start(ds),
+                         ds - timedelta(days=1), daily.schema)
+    benchmark = build_mart_tier_benchmark(pl.concat([month, daily.lazy()], how="vertical_relaxed"),
+                                          dim_account.lazy(), ds, ctx.rules.engagement.target_min).collect()
     get_run_logger().info("fct_post_engagement: %d posts posted %s … %s; fct_account_daily: %d accounts",
                           fct.height, *owned_posted_dates(ds, ctx), daily.height)
     return {"fct_post_engagement": fct, "fct_account_daily": daily, "dim_account": dim_account,
-            "dim_influencer": dim_influencer}
+            "dim_influencer": dim_influencer, "mart_tier_benchmark": benchmark}
 
 
 def owned_posted_dates(ds: date, ctx: RunContext) -> tuple[date, date]:
