@@ -33,7 +33,7 @@ class RunSummary:
     run_id: str
     ingested: dict[str, dict] = field(default_factory=dict)  # raw dataset -> {status, rows, file}
     quarantined: dict[str, int] = field(default_factory=dict)  # raw dataset -> rows quarantined
-    staged: dict[str, int] = field(default_factory=dict)  # staging table -> rows
+    staged: dict[str, int] = field(default_factory=dict)  # published table (staging and marts) -> rows
     rules_failed: list[str] = field(default_factory=list)  # ids of warning rules that failed (errors stop the run)
     lake_dir: str = ""
     warehouse: str = ""

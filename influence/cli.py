@@ -134,7 +134,7 @@ def run(date_: Annotated[str, typer.Option("--date", help="Landing date to proce
 
 def _print_run(summary) -> None:
     table = Table(title=f"nightly {summary.ds}", show_lines=False)
-    table.add_column("staging table")
+    table.add_column("table")
     table.add_column("rows", justify="right")
     for name, rows in summary.staged.items():
         table.add_row(name, f"{rows:,}")

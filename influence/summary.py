@@ -18,7 +18,7 @@ def print_demo_summary(console: Console, settings: Settings, summaries: list) ->
         ingested.update({name: info["rows"] for name, info in summary.ingested.items()})
         quarantined.update(summary.quarantined)
     table = Table(title=f"{len(summaries)} nightly runs, {summaries[0].ds} → {summaries[-1].ds}")
-    table.add_column("staging table")
+    table.add_column("table")
     table.add_column("rows", justify="right")
     for name, rows in staged.items():
         table.add_row(name, f"{rows:,}")
