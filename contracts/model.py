@@ -162,3 +162,18 @@ def load_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, Contract]:
 
 def contracts_in(layer: str) -> list[Contract]:
     return [c for c in load_contracts().values() if c.layer == layer]
+
+
+def polars_schema(contract: Contract):
+    """The Polars schema a contract's table has: its casting schema, derived from the logical (and, for money,
+    physical) types."""
+    import polars as pl
+
+    def dtype(prop: Property) -> pl.DataType:
+        if prop.physical_type and prop.physical_type.lower().startswith("decimal"):
+            precision, scale = (int(x) for x in prop.physical_type[prop.physical_type.index("(") + 1:-1].split(","))
+            return pl.Decimal(precision, scale)
+        return {"string": pl.String, "integer": pl.Int64, "number": pl.Float64, "boolean": pl.Boolean,
+                "date": pl.Date, "timestamp": pl.Datetime("us", "UTC")}[prop.logical_type]
+
+    return pl.Schema({p.name: dtype(p) for p in contract.properties})

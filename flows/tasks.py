@@ -14,7 +14,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from contracts.checkpoint import RunValidation, validate_run
-from contracts.model import load_contracts
+from contracts.model import load_contracts, polars_schema
 from contracts.rules import row_rules
 from flows.context import RunContext
 from schemas.raw import BY_NAME as RAW_DATASETS
@@ -103,17 +103,19 @@ def build_marts(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame]) -> d
     first_owned, _ = owned_posted_dates(ds, ctx)
     older_posts = scan_history(ctx.lake_dir, "marts", "fct_post_engagement", "posted_date",
                                ds - timedelta(days=LAST_POSTS_LOOKBACK_DAYS), first_owned - timedelta(days=1), fct.schema)
+    previous_days = scan_history(ctx.lake_dir, "marts", "fct_account_daily", "metric_date",
+                                 min(month_start(ds), ds - timedelta(days=ctx.rules.engagement.window_days)),
+                                 ds - timedelta(days=1), polars_schema(load_contracts()["fct_account_daily"]))
     daily = build_fct_account_daily(
         pl.concat([account_history, accounts.lazy()], how="vertical_relaxed"),
-        pl.concat([older_posts, fct.lazy()], how="vertical_relaxed"), ds, ctx.rules.tiers, ctx.rules.engagement,
+        pl.concat([older_posts, fct.lazy()], how="vertical_relaxed"), previous_days, ds, ctx.rules.tiers,
+        ctx.rules.engagement,
     ).collect()
     captions = pl.concat([history, posts.lazy()], how="vertical_relaxed").select("account_id", "caption")
     dim_account = build_dim_account(staged["stg_social_accounts"].lazy(), daily.lazy(), captions,
                                     ctx.rules.niches).collect()
     dim_influencer = build_dim_influencer(staged["stg_influencers"].lazy(), dim_account.lazy()).collect()
-    month = scan_history(ctx.lake_dir, "marts", "fct_account_daily", "metric_date", month_start(ds),
-                         ds - timedelta(days=1), daily.schema)
-    benchmark = build_mart_tier_benchmark(pl.concat([month, daily.lazy()], how="vertical_relaxed"),
+    benchmark = build_mart_tier_benchmark(pl.concat([previous_days, daily.lazy()], how="vertical_relaxed"),
                                           dim_account.lazy(), ds, ctx.rules.engagement.target_min).collect()
     get_run_logger().info("fct_post_engagement: %d posts posted %s … %s; fct_account_daily: %d accounts",
                           fct.height, *owned_posted_dates(ds, ctx), daily.height)

@@ -21,7 +21,9 @@ class Engagement(_Strict):
     last_n_posts: int
     shrink_prior_posts: float
     anomaly_z: float
+    anomaly_min_change: float
     anomaly_min_history_days: int
+    er_collapse_ratio: float
     metrics_tracked_days: int
 
 

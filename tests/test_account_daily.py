@@ -33,7 +33,11 @@ def rows():
     posts = [_post("ig:steady", d, er) for d, er in [(0, 0.05), (3, 0.03), (10, 0.04), (29, 0.02), (30, 0.9), (45, 0.01)]]
     posts += [_post("ig:steady", 1, 0.5, story=True), _post("ig:spike", 0, None)]
     posts += [_post("ig:spike", d, 0.01 * d) for d in range(1, 15)]
-    out = build_fct_account_daily(accounts, pl.LazyFrame(posts), D, RULES.tiers, RULES.engagement).collect()
+    previous = pl.LazyFrame([
+        {"account_id": "ig:steady", "metric_date": D - timedelta(days=5), "is_growth_anomaly": True, "er_30d_mean": 0.2},
+        {"account_id": "ig:spike", "metric_date": D - timedelta(days=40), "is_growth_anomaly": True, "er_30d_mean": 0.9},
+    ])
+    out = build_fct_account_daily(accounts, pl.LazyFrame(posts), previous, D, RULES.tiers, RULES.engagement).collect()
     return {r["account_id"]: r for r in out.to_dicts()}
 
 
@@ -61,6 +65,12 @@ def test_rolling_rates(rows):
     assert spike["er_last12_median"] == pytest.approx(median([0.01 * d for d in range(1, 13)]))
 
 
+def test_er_collapse_after_a_recent_spike(rows):
+    # ig:steady spiked 5 days ago at er 0.2 and now averages 0.035 (< 0.5 × 0.2); ig:spike's spike is 40 days old.
+    assert rows["ig:steady"]["is_er_collapse"] is True
+    assert rows["ig:spike"]["is_er_collapse"] is False and rows["ig:new"]["is_er_collapse"] is False
+
+
 def test_shrinkage_pulls_toward_the_platform_tier_median(rows):
     steady, spike = rows["ig:steady"], rows["ig:spike"]
     prior = median([steady["er_30d_mean"], spike["er_30d_mean"]])  # both instagram micro
@@ -77,7 +87,9 @@ def test_output_is_exactly_what_the_contracts_say(rows):
     empty_posts = pl.LazyFrame(schema={"account_id": pl.String, "posted_at": pl.Datetime("us", "UTC"),
                                        "posted_date": pl.Date, "er_followers": pl.Float64, "is_story": pl.Boolean})
     accounts = pl.LazyFrame(_days("ig:a", "instagram", [10, 11]))
-    daily = build_fct_account_daily(accounts, empty_posts, D, RULES.tiers, RULES.engagement).collect_schema()
+    previous = pl.LazyFrame(schema={"account_id": pl.String, "metric_date": pl.Date, "is_growth_anomaly": pl.Boolean,
+                                    "er_30d_mean": pl.Float64})
+    daily = build_fct_account_daily(accounts, empty_posts, previous, D, RULES.tiers, RULES.engagement).collect_schema()
     contract = load_contracts()["fct_account_daily"]
     assert {n: _logical(t) for n, t in daily.items()} == {p.name: p.logical_type for p in contract.properties}
     assert list(daily.names()) == [p.name for p in contract.properties]

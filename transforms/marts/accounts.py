@@ -36,9 +36,12 @@ def _growth(history: pl.LazyFrame, as_of: date, rules: Engagement) -> pl.LazyFra
         _n=pl.len(), _median=pl.col("_log_change").median(),
         _mad=(pl.col("_log_change") - pl.col("_log_change").median()).abs().median())
     z = 0.6745 * (pl.col("_log_change") - pl.col("_median")) / pl.max_horizontal(pl.col("_mad"), pl.lit(1e-4))
+    jump = (pl.col("_log_change").exp() - 1) >= rules.anomaly_min_change
     return today.join(baseline, on="account_id", how="left").with_columns(
         robust_z=z.round(3),
-        is_growth_anomaly=((pl.col("_n") >= rules.anomaly_min_history_days) & (z > rules.anomaly_z)).fill_null(False),
+        # A short, quiet history makes the MAD tiny; a real purchase is also a big jump in absolute terms.
+        is_growth_anomaly=((pl.col("_n") >= rules.anomaly_min_history_days) & (z > rules.anomaly_z) & jump
+                           ).fill_null(False),
     ).select("account_id", "platform", "followers", "follower_change", "robust_z", "is_growth_anomaly")
 
 
@@ -54,12 +57,23 @@ def _engagement_windows(posts: pl.LazyFrame, as_of: date, rules: Engagement) -> 
         published, on="account_id", how="full", coalesce=True)
 
 
-def build_fct_account_daily(account_daily: pl.LazyFrame, posts: pl.LazyFrame, as_of: date, tiers: dict[str, int],
-                            rules: Engagement) -> pl.LazyFrame:
-    """stg_account_daily (the trailing 30 days) and fct_post_engagement (posts of the trailing 90 days) → one row
-    per account for `as_of`: followers, follower_change, posts_published, er_30d_mean, er_last12_median,
-    er_30d_shrunk (toward the platform × tier median, prior strength `shrink_prior_posts` posts), tier,
-    er_benchmark, is_growth_anomaly."""
+def _er_collapse(today: pl.LazyFrame, previous: pl.LazyFrame, as_of: date, rules: Engagement) -> pl.LazyFrame:
+    """Flag an engagement collapse after bought followers: a growth anomaly in the trailing window, and today's
+    er_30d_mean below `er_collapse_ratio` of what it was on that anomaly day."""
+    spikes = (previous.filter(pl.col("is_growth_anomaly") & pl.col("er_30d_mean").is_not_null()
+                              & (pl.col("metric_date") > as_of - timedelta(days=rules.window_days)))
+              .group_by("account_id").agg(_er_at_spike=pl.col("er_30d_mean").sort_by("metric_date").last()))
+    return today.join(spikes, on="account_id", how="left").with_columns(
+        is_er_collapse=(pl.col("er_30d_mean") < rules.er_collapse_ratio * pl.col("_er_at_spike")).fill_null(False)
+    ).drop("_er_at_spike")
+
+
+def build_fct_account_daily(account_daily: pl.LazyFrame, posts: pl.LazyFrame, previous: pl.LazyFrame, as_of: date,
+                            tiers: dict[str, int], rules: Engagement) -> pl.LazyFrame:
+    """stg_account_daily (the trailing 30 days), fct_post_engagement (posts of the trailing 90 days) and the
+    previous 30 days of fct_account_daily → one row per account for `as_of`: followers, follower_change,
+    posts_published, er_30d_mean, er_last12_median, er_30d_shrunk (toward the platform × tier median, prior
+    strength `shrink_prior_posts` posts), tier, er_benchmark, is_growth_anomaly, is_er_collapse."""
     growth = _growth(_followers_by_day(account_daily, as_of, rules.window_days), as_of, rules)
     rates = _engagement_windows(posts, as_of, rules)
     k = rules.shrink_prior_posts
@@ -69,10 +83,12 @@ def build_fct_account_daily(account_daily: pl.LazyFrame, posts: pl.LazyFrame, as
         tier=tier(pl.col("followers"), tiers))
     prior = pl.col("er_30d_mean").median().over(["platform", "tier"])
     shrunk = (pl.col("posts_30d") * pl.col("er_30d_mean").fill_null(0) + k * prior) / (pl.col("posts_30d") + k)
-    return daily.with_columns(
+    today = daily.with_columns(
         metric_date=pl.lit(as_of, dtype=pl.Date),
         er_30d_shrunk=pl.when(prior.is_not_null()).then(shrunk),
         er_benchmark=er_benchmark(pl.col("er_30d_mean"), rules.target_min, rules.target_max),
-    ).select("account_id", "platform", "metric_date", "followers", "follower_change", "posts_published",
-             "posts_30d", "er_30d_mean", "er_last12_median", "er_30d_shrunk", "tier", "er_benchmark", "robust_z",
-             "is_growth_anomaly").sort("account_id")
+    )
+    return _er_collapse(today, previous, as_of, rules).select(
+        "account_id", "platform", "metric_date", "followers", "follower_change", "posts_published", "posts_30d",
+        "er_30d_mean", "er_last12_median", "er_30d_shrunk", "tier", "er_benchmark", "robust_z", "is_growth_anomaly",
+        "is_er_collapse").sort("account_id")
