@@ -97,7 +97,7 @@ def test_output_is_exactly_what_the_contracts_say(rows):
 
     posts = build_fct_post_engagement(
         pl.LazyFrame([_snapshot("ig:x", "ig:a", 5, 6, likes=1)], schema_overrides={
-            c: pl.Int64 for c in ("comments", "shares", "saves", "views", "reach", "replies", "link_clicks")}),
+            c: pl.Int64 for c in ("comments", "shares", "saves", "views", "impressions", "reach", "replies", "link_clicks")}),
         pl.LazyFrame(schema={
             "account_id": pl.String, "snapshot_date": pl.Date, "followers": pl.Int64, "landing_date": pl.Date}),
         pl.LazyFrame({"account_id": ["ig:a"], "influencer_id": ["INF-1"]}),

@@ -32,7 +32,7 @@ def _snapshot(post_id, account, posted_day, snapshot_day, likes=None, comments=N
     return {"post_id": post_id, "account_id": account, "platform": platform, "media_type": "story_image" if story else "image",
             "is_story": story, "posted_at": datetime(2026, 11, posted_day, 12, tzinfo=UTC),
             "snapshot_date": date(2026, 11, snapshot_day), "likes": likes, "comments": comments, "shares": shares,
-            "saves": saves, "views": views, "reach": reach, "replies": replies, "link_clicks": link_clicks,
+            "saves": saves, "views": views, "impressions": None, "reach": reach, "replies": replies, "link_clicks": link_clicks,
             "is_likes_hidden": hidden, "landing_date": date(2026, 11, snapshot_day), "_row_number": 1}
 
 

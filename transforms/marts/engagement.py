@@ -106,7 +106,8 @@ def build_fct_post_engagement(post_snapshots: pl.LazyFrame, account_daily: pl.La
     )
     return scored.select(
         "post_id", "account_id", "influencer_id", "platform", "media_type", "is_story", "posted_at",
-        pl.col("snapshot_date").alias("metrics_as_of_date"), "likes", "comments", "shares", "saves", "views", "reach",
+        pl.col("snapshot_date").alias("metrics_as_of_date"), "likes", "comments", "shares", "saves", "views",
+        "impressions", "reach",
         "replies", "link_clicks", "engagements", "followers_at_post", "er_followers", "er_reach", "er_views",
         "is_likes_hidden", "campaign_id", "emv", pl.col("posted_at").dt.date().alias("posted_date"),
     ).sort("post_id")

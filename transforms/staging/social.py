@@ -19,7 +19,7 @@ from transforms.staging.common import (
 ACCOUNT_DAILY_COLUMNS = ["account_id", "platform", "snapshot_date", "followers", "following", "media_count",
                          "subscribers_gained", "subscribers_lost", "fetched_at", *LINEAGE]
 POST_COLUMNS = ["post_id", "account_id", "platform", "media_type", "is_story", "posted_at", "snapshot_date",
-                "fetched_at", "likes", "comments", "shares", "saves", "views", "reach", "replies", "link_clicks",
+                "fetched_at", "likes", "comments", "shares", "saves", "views", "impressions", "reach", "replies", "link_clicks",
                 "is_likes_hidden", "caption", "permalink", "duration_seconds", *LINEAGE]
 
 _IG_MEDIA_TYPES = {
@@ -71,7 +71,8 @@ def _instagram_posts(media: pl.LazyFrame, insights: pl.LazyFrame, stories: pl.La
         pl.col("media_id").str.strip_chars().alias("id"), to_int(pl.col("reach")).alias("_feed_reach"),
         to_int(pl.col("saved")).alias("saves"), to_int(pl.col("shares")).alias("_feed_shares"),
         # Instagram replaced `impressions` by `views`; accounts on the older API version still send the former.
-        pl.coalesce(to_int(pl.col("views")), to_int(pl.col("impressions"))).alias("views"))
+        pl.coalesce(to_int(pl.col("views")), to_int(pl.col("impressions"))).alias("views"),
+        to_int(pl.col("impressions")).alias("impressions"))
     story = latest_per_key(parsed_rows(stories), ["media_id"], []).select(
         pl.col("media_id").str.strip_chars().alias("id"), to_int(pl.col("reach")).alias("_story_reach"),
         to_int(pl.col("replies")).alias("replies"), to_int(pl.col("shares")).alias("_story_shares"),
@@ -89,7 +90,7 @@ def _instagram_posts(media: pl.LazyFrame, insights: pl.LazyFrame, stories: pl.La
                 is_story.alias("is_story"), to_utc(pl.col("timestamp")).alias("posted_at"),
                 _snapshot_date(fetched, landing_date).alias("snapshot_date"), fetched.alias("fetched_at"),
                 to_int(pl.col("like_count")).alias("likes"), to_int(pl.col("comments_count")).alias("comments"),
-                pl.coalesce("_feed_shares", "_story_shares").alias("shares"), "saves", "views",
+                pl.coalesce("_feed_shares", "_story_shares").alias("shares"), "saves", "views", "impressions",
                 pl.coalesce("_feed_reach", "_story_reach").alias("reach"), "replies", "link_clicks",
                 (pl.col("like_count").is_null() & ~is_story).alias("is_likes_hidden"),
                 pl.col("caption"), pl.col("permalink"), *LINEAGE))
