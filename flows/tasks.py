@@ -71,7 +71,7 @@ def check_raw(dataset: str, ds: date, ctx: RunContext) -> BatchCheck:
     split = checked.split
     if split.quarantined.height:
         top = ", ".join(f"{rule} {n}" for rule, n in sorted(split.rule_counts.items(), key=lambda kv: -kv[1]) if n)
-        get_run_logger().warning("%s: %d of %d rows quarantined (%s)", dataset, split.quarantined.height,
+        get_run_logger().info("%s: %d of %d rows quarantined (%s)", dataset, split.quarantined.height,
                                  raw.height, top)
     checked.seconds = time.perf_counter() - started
     return checked

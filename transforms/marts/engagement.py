@@ -49,9 +49,11 @@ def followers_at_post(posts: pl.LazyFrame, account_daily: pl.LazyFrame) -> pl.La
                .group_by(["account_id", "snapshot_date"], maintain_order=True).last()
                .select("account_id", pl.col("snapshot_date").alias("_at"), "followers").sort("_at"))
     keyed = posts.with_columns(_at=pl.col("posted_at").dt.date()).sort("_at")
-    before = keyed.join_asof(history, on="_at", by="account_id", strategy="backward")
+    # Both sides are sorted on "_at" above; Polars cannot verify that within "by" groups and would warn.
+    before = keyed.join_asof(history, on="_at", by="account_id", strategy="backward", check_sortedness=False)
     after = keyed.select("post_id", "account_id", "_at").join_asof(
-        history.rename({"followers": "_followers_after"}), on="_at", by="account_id", strategy="forward")
+        history.rename({"followers": "_followers_after"}), on="_at", by="account_id", strategy="forward",
+        check_sortedness=False)
     return (before.join(after.select("post_id", "_followers_after"), on="post_id", how="left")
             .with_columns(followers_at_post=pl.coalesce("followers", "_followers_after"))
             .drop("followers", "_followers_after", "_at"))
