@@ -10,7 +10,7 @@ from datetime import date
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.schema import CreateSchema, CreateTable
+from sqlalchemy.schema import CreateColumn, CreateSchema, CreateTable
 
 DIALECT = postgresql.dialect()
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -72,3 +72,14 @@ def insert_from_sql(table: sa.Table, source: str) -> str:
     names = [c.name for c in table.columns]
     select = sa.select(*[sa.column(n) for n in names]).select_from(sa.table(check_identifier(source)))
     return render(sa.insert(table).from_select(names, select))
+
+
+def add_column_sql(table: sa.Table, name: str) -> str:
+    """ALTER TABLE … ADD COLUMN for a column a contract gained; the column definition is SQLAlchemy's own rendering
+    and the identifiers were checked when the table was built."""
+    definition = CreateColumn(table.c[name]).compile(dialect=DIALECT)
+    return str(sa.DDL(f"ALTER TABLE %(fullname)s ADD COLUMN {definition}").against(table).compile(dialect=DIALECT))
+
+
+EXISTING_COLUMNS_SQL = ("SELECT column_name FROM information_schema.columns "
+                        "WHERE table_schema = {param} AND table_name = {param}")

@@ -16,7 +16,10 @@ import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from sinks.ddl import create_schema_sql, create_table_sql, delete_all_sql, delete_partition_sql, insert_from_sql, sa_table
+from sinks.ddl import (
+    EXISTING_COLUMNS_SQL, add_column_sql, create_schema_sql, create_table_sql, delete_all_sql, delete_partition_sql,
+    insert_from_sql, sa_table,
+)
 
 
 class Warehouse(Protocol):
@@ -31,6 +34,12 @@ class _PartitionLoader:
 
     def _load(self, target: sa.Table, rows: pa.Table, delete_sql: str) -> None:
         raise NotImplementedError
+
+    @staticmethod
+    def _evolve(target: sa.Table, existing: set[str]) -> list[str]:
+        """ALTER statements for the columns the table lacks: a column added to a contract appears on the next run,
+        existing rows read it as null."""
+        return [add_column_sql(target, c.name) for c in target.columns if existing and c.name not in existing]
 
     def replace_partition(self, schema: str, table: str, rows: pa.Table, column: str, value: object) -> None:
         target = sa_table(schema, table, rows.schema)
@@ -53,6 +62,10 @@ class DuckDBWarehouse(_PartitionLoader):
         self._con.execute(create_table_sql(target))
         self._con.begin()
         try:
+            existing = {r[0] for r in self._con.execute(EXISTING_COLUMNS_SQL.format(param="?"),
+                                                        [target.schema, target.name]).fetchall()}
+            for statement in self._evolve(target, existing):
+                self._con.execute(statement)
             self._con.execute(delete_sql)
             self._con.register("incoming_rows", rows)
             self._con.execute(insert_from_sql(target, "incoming_rows"))
@@ -89,6 +102,9 @@ class PostgresWarehouse(_PartitionLoader):
             with self._conn.cursor() as cur:
                 cur.execute(create_schema_sql(target.schema))
                 cur.execute(create_table_sql(target))
+                cur.execute(EXISTING_COLUMNS_SQL.format(param="%s"), [target.schema, target.name])
+                for statement in self._evolve(target, {r[0] for r in cur.fetchall()}):
+                    cur.execute(statement)
                 cur.execute(delete_sql)
                 with cur.copy(copy) as pipe:
                     pipe.write(buffer.getbuffer())
