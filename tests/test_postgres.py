@@ -51,9 +51,10 @@ def test_a_failed_load_leaves_the_previous_partition_whole(data_dir, pg_url):
     from sinks.warehouse import connect_warehouse
 
     warehouse = connect_warehouse(pg_url)
-    good = pa.table({"k": ["a", "b"], "landing_date": pa.array([DS, DS], pa.date32())})
+    good = pa.table({"k": ["a", "b"], "n": [1, 2], "landing_date": pa.array([DS, DS], pa.date32())})
     warehouse.replace_partition("staging", "stg_probe", good, "landing_date", DS)
-    bad = pa.table({"k": ["c"], "landing_date": pa.array([DS], pa.date32()), "extra": [1]})
+    # The DELETE of the partition succeeds, then COPY hits a value the column cannot hold: all of it must roll back.
+    bad = pa.table({"k": ["c"], "n": ["not a number"], "landing_date": pa.array([DS], pa.date32())})
     with pytest.raises(psycopg.Error):
         warehouse.replace_partition("staging", "stg_probe", bad, "landing_date", DS)
     warehouse.close()
