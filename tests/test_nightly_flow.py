@@ -1,14 +1,35 @@
 """The nightly flow on the golden landing files: outputs in the lake and the warehouse, identical on a rerun."""
 import hashlib
+import os
 from datetime import date
 
 import duckdb
+import polars as pl
 import pytest
 
-from tests.conftest import FIXTURE_DATE
+from tests.conftest import FIXTURE_DATE, FIXTURES
 from transforms.staging.models import STAGING_MODELS
 
 DS = date.fromisoformat(FIXTURE_DATE)
+
+
+MARTS = {"fct_post_engagement": "post_id", "fct_account_daily": "account_id", "dim_account": "account_id",
+         "dim_influencer": "influencer_id", "mart_tier_benchmark": "platform, tier, niche"}
+
+
+def _mart_csv(warehouse, table: str, key: str) -> str:
+    """A mart as CSV text: golden files compare it to the cent (money and rates rounded to 6 places)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        frame = pl.from_arrow(con.execute(f"SELECT * FROM marts.{table} ORDER BY {key}").to_arrow_table())
+    floats = [c for c, t in frame.schema.items() if t.is_float()]
+    return frame.with_columns([frame[c].round(6) for c in floats]).write_csv()
+
+
+def _matches_golden(name: str, actual: str) -> bool:
+    expected = FIXTURES / "expected" / f"{name}.csv"
+    if os.environ.get("UPDATE_GOLDEN"):
+        expected.write_text(actual)
+    return actual == expected.read_text()
 
 
 def _lake_digest(lake) -> dict[str, str]:
@@ -43,6 +64,9 @@ def test_nightly_writes_lake_and_duckdb_and_a_rerun_changes_nothing(prefect_harn
             "SELECT landing_date, count(*) FROM read_parquet(?, hive_partitioning = true) GROUP BY ALL",
             params=[str(lake / "staging" / "stg_post_snapshots" / "*" / "*.parquet")]).fetchall()
     assert read_back == [(DS, 5)]
+
+    for table, key in MARTS.items():
+        assert _matches_golden(table, _mart_csv(warehouse, table, key)), table
 
     again = nightly(ds=DS)
     assert {info["status"] for info in again.ingested.values()} == {"skipped"}
