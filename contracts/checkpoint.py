@@ -10,7 +10,7 @@ import polars as pl
 
 from contracts.gx import GxValidator, RuleResult, write_results
 from contracts.model import load_contracts
-from contracts.rules import published_rules, raw_dataset_rules
+from contracts.rules import published_rules, raw_dataset_rules, reference_targets
 from transforms.quarantine import BatchCheck
 
 
@@ -66,8 +66,8 @@ def validate_run(validation_dir: Path, ds: date, run_id: str, checks: dict[str, 
         results += validator.validate(name, "raw", check.frame, rules, run_name)
     for name, frame in staged.items():
         contract = contracts[name]
-        targets = [t for p in contract.properties for t in p.relationships]
-        results += validator.validate(name, "published", frame, published_rules(contract, _references(staged, targets)),
+        results += validator.validate(name, "published", frame,
+                                      published_rules(contract, _references(staged, reference_targets(contract))),
                                       run_name)
     results_file = write_results(validation_dir / "results" / ds.isoformat() / f"{run_id}.json", results,
                                  {"landing_date": ds.isoformat(), "run_id": run_id})

@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 
 from contracts.checkpoint import RunValidation, validate_run
 from contracts.model import load_contracts, polars_schema
-from contracts.rules import row_rules
+from contracts.rules import reference_targets, row_rules
 from flows.context import RunContext
 from schemas.raw import BY_NAME as RAW_DATASETS
 from sinks.lake import scan_history, write_partition, write_whole
@@ -26,7 +26,7 @@ from transforms.marts.accounts import LAST_POSTS_LOOKBACK_DAYS, build_fct_accoun
 from transforms.marts.benchmark import build_mart_tier_benchmark, month_start
 from transforms.marts.dims import build_dim_account, build_dim_influencer
 from transforms.marts.engagement import build_fct_post_engagement
-from transforms.quarantine import BatchCheck, check_batch, reference_values
+from transforms.quarantine import BatchCheck, check_batch, same_day_references
 from transforms.staging.models import BY_NAME as STAGING_MODELS
 
 PARTITION_COLUMN = "landing_date"
@@ -62,12 +62,10 @@ def check_raw(dataset: str, ds: date, ctx: RunContext) -> BatchCheck:
     """Split the day's raw batch into clean and quarantined rows by the contract's row rules."""
     started = time.perf_counter()
     contract = load_contracts()[dataset]
-    references = {}
-    for target in {t for p in contract.properties for t in p.relationships}:
-        target_dataset, column = target.split(".", 1)
-        references[target] = reference_values(scan_raw(ctx.lake_dir, RAW_DATASETS[target_dataset], ds).collect(), column)
+    targets = {t.split(".", 1)[0] for t in reference_targets(contract)}
+    referenced = {name: scan_raw(ctx.lake_dir, RAW_DATASETS[name], ds).collect() for name in targets}
     raw = scan_raw(ctx.lake_dir, RAW_DATASETS[dataset], ds).collect()
-    checked = check_batch(raw, contract, row_rules(contract, ds, references))
+    checked = check_batch(raw, contract, row_rules(contract, ds, same_day_references(contract, referenced)))
     split = checked.split
     if split.quarantined.height:
         top = ", ".join(f"{rule} {n}" for rule, n in sorted(split.rule_counts.items(), key=lambda kv: -kv[1]) if n)

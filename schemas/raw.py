@@ -72,4 +72,3 @@ def _raw_dataset(contract: Contract) -> RawDataset:
 #: One raw table per landing file, derived from the raw contracts (data_contracts/raw/*.odcs.yaml).
 DATASETS: tuple[RawDataset, ...] = tuple(_raw_dataset(c) for c in contracts_in("raw"))
 BY_NAME: dict[str, RawDataset] = {d.name: d for d in DATASETS}
-SOURCES: tuple[str, ...] = tuple(dict.fromkeys(d.source for d in DATASETS))

@@ -14,7 +14,7 @@ from contracts.rules import row_rules
 from schemas.raw import BY_NAME as RAW, DATASETS
 from sources.ingest import ingest_dataset, scan_raw
 from tests.conftest import FIXTURE_DATE, FIXTURES, TEST_PII_KEY
-from transforms.quarantine import reference_values, split_batch
+from transforms.quarantine import same_day_references, split_batch
 from transforms.staging.models import STAGING_MODELS
 
 EXPECTED = FIXTURES / "expected"
@@ -39,8 +39,7 @@ def splits(tmp_path_factory):
     result = {}
     for dataset in DATASETS:
         contract = contracts[dataset.name]
-        refs = {t: reference_values(raw[t.split(".")[0]], t.split(".")[1])
-                for p in contract.properties for t in p.relationships}
+        refs = same_day_references(contract, raw)
         result[dataset.name] = split_batch(raw[dataset.name], contract, row_rules(contract, DS, refs))
     return result
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from contracts.model import Contract
-from contracts.rules import Rule, is_epoch_seconds, needs_typed, raw_column, typed_column
+from contracts.rules import Rule, is_epoch_seconds, needs_typed, raw_column, reference_targets, typed_column
 from transforms.staging.common import blank_to_null, from_unix_seconds, to_bool, to_date, to_float, to_int, to_utc
 
 QUARANTINE_COLUMNS = {"rule_id": pl.String, "failed_rules": pl.String, "reason": pl.String}
@@ -112,6 +112,16 @@ def reference_values(raw: pl.DataFrame, column: str) -> list[str]:
     """Distinct trimmed values of a raw column: what a same-day foreign key may point at."""
     values = raw.filter(pl.col("_parse_error").is_null()).select(blank_to_null(pl.col(column)).alias("v"))
     return values["v"].drop_nulls().unique().sort().to_list()
+
+
+def same_day_references(contract: Contract, raw: dict[str, pl.DataFrame]) -> dict[str, list[str]]:
+    """For each "<dataset>.<column>" the contract's relationships point at, the values that exist in that dataset's
+    raw batch of the same day (`raw` maps dataset name → raw frame)."""
+    refs = {}
+    for target in reference_targets(contract):
+        dataset, column = target.split(".", 1)
+        refs[target] = reference_values(raw[dataset], column)
+    return refs
 
 
 def check_batch(raw: pl.DataFrame, contract: Contract, rules: list[Rule]) -> BatchCheck:

@@ -20,7 +20,7 @@ from sources.ingest import ingest_dataset, scan_raw
 from sources.landing import LandingFileError, read_landing_file
 from sources.manifest import read_entry
 from tests.conftest import FIXTURE_DATE, FIXTURES, TEST_PII_KEY
-from transforms.quarantine import SplitResult, reference_values, split_batch
+from transforms.quarantine import SplitResult, reference_values, same_day_references, split_batch
 from transforms.staging.models import BY_NAME as MODELS, STAGING_MODELS
 
 DS = date.fromisoformat(FIXTURE_DATE)
@@ -50,9 +50,8 @@ def _check_day(landing: Path, lake: Path) -> dict[str, SplitResult]:
     splits = {}
     for dataset in DATASETS:
         contract = CONTRACTS[dataset.name]
-        refs = {t: reference_values(raw[t.split(".", 1)[0]], t.split(".", 1)[1])
-                for p in contract.properties for t in p.relationships}
-        splits[dataset.name] = split_batch(raw[dataset.name], contract, row_rules(contract, DS, refs))
+        splits[dataset.name] = split_batch(raw[dataset.name], contract,
+                                           row_rules(contract, DS, same_day_references(contract, raw)))
     return splits
 
 
@@ -91,6 +90,16 @@ def _edit_csv(path: Path, line: int, column: str, value: str) -> None:
     cells[header.index(column)] = value
     lines[line - 1] = ",".join(cells)
     path.write_text("\n".join(lines) + "\n")
+
+
+def _edit_first_record(landing: Path, name: str, column: str, value) -> int:
+    """Set `column` of the dataset's first record (CSV: line 2, NDJSON: line 1); returns that line."""
+    line = 2 if RAW[name].fmt == "csv" else 1
+    if RAW[name].fmt == "csv":
+        _edit_csv(_file(landing, name), line, column, value)
+    else:
+        _edit_ndjson(_file(landing, name), line, {column: value})
+    return line
 
 
 def _only_row(frame: pl.DataFrame, row_number: int) -> dict:
@@ -134,4 +143,4 @@ def _assert_quarantined(split: SplitResult, name: str, line: int, rule_id: str, 
 
 
 
-__all__ = ['CONTRACTS', 'CSV_CASE', 'DATASETS', 'DROP', 'DS', 'FIXTURES', 'FIXTURE_DATE', 'KEY', 'LandingFileError', 'MODELS', 'NDJSON_CASE', 'Path', 'RAW', 'STAGING_MODELS', 'SplitResult', 'TEST_PII_KEY', '_assert_only_line_moved', '_assert_quarantined', '_by_rule', '_check_day', '_edit_csv', '_edit_ndjson', '_file', '_only_row', '_rel', '_row_numbers', '_split_one', '_stage', 'date', 'duckdb', 'gzip', 'hashlib', 'ingest_dataset', 'json', 'load_contracts', 'pl', 'published_rules', 'pytest', 'read_entry', 'read_landing_file', 'reference_values', 'row_rules', 'scan_raw', 'shutil', 'split_batch', 'uuid']
+__all__ = ['_edit_first_record', 'same_day_references', 'CONTRACTS', 'CSV_CASE', 'DATASETS', 'DROP', 'DS', 'FIXTURES', 'FIXTURE_DATE', 'KEY', 'LandingFileError', 'MODELS', 'NDJSON_CASE', 'Path', 'RAW', 'STAGING_MODELS', 'SplitResult', 'TEST_PII_KEY', '_assert_only_line_moved', '_assert_quarantined', '_by_rule', '_check_day', '_edit_csv', '_edit_ndjson', '_file', '_only_row', '_rel', '_row_numbers', '_split_one', '_stage', 'date', 'duckdb', 'gzip', 'hashlib', 'ingest_dataset', 'json', 'load_contracts', 'pl', 'published_rules', 'pytest', 'read_entry', 'read_landing_file', 'reference_values', 'row_rules', 'scan_raw', 'shutil', 'split_batch', 'uuid']

@@ -123,11 +123,7 @@ def test_impossible_calendar_value_is_quarantined_not_failing_the_run(landing, t
     stg_orders.created_at.not_null (stg_account_daily.snapshot_date.not_null) failed the whole night."""
     from contracts.gx import GxValidator
 
-    line = 2 if RAW[name].fmt == "csv" else 1
-    if RAW[name].fmt == "csv":
-        _edit_csv(_file(landing, name), line, column, value)
-    else:
-        _edit_ndjson(_file(landing, name), line, {column: value})
+    line = _edit_first_record(landing, name, column, value)
     splits = _check_day(landing, tmp_path / "lake")
     _assert_only_line_moved(name, splits, baseline, line)
     _assert_quarantined(splits[name], name, line, f"{name}.{column}.type", reason)
@@ -158,11 +154,7 @@ def test_unknown_platform_is_quarantined_not_failing_the_run(landing, tmp_path, 
 def test_future_time_in_other_columns_is_quarantined(landing, tmp_path, baseline, name, column, value, limit):
     """Was: only date/timestamp properties had a future rule; TikTok's Unix-seconds create_time and the YouTube
     report dates (which `influence sample` dirties with 2099) were staged as clean."""
-    line = 2 if RAW[name].fmt == "csv" else 1
-    if RAW[name].fmt == "csv":
-        _edit_csv(_file(landing, name), line, column, value)
-    else:
-        _edit_ndjson(_file(landing, name), line, {column: value})
+    line = _edit_first_record(landing, name, column, value)
     splits = _check_day(landing, tmp_path / "lake")
     _assert_only_line_moved(name, splits, baseline, line)
     _assert_quarantined(splits[name], name, line, f"{name}.{column}.future",
