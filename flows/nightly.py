@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from contracts.checkpoint import ValidationFailed
+from flows.attribution_tasks import attribution_partitions, build_attribution
 from flows.context import RunContext
 from flows.tasks import (
     build_marts, check_raw, ingest, load_warehouse, owned_posted_dates, publish_parquet, record_audit, stage, validate,
@@ -84,6 +85,7 @@ def nightly(ds: date | None = None) -> RunSummary:
     clean = {name: check.split.clean for name, check in checks.items()}
     staged = {m.name: stage(m.name, ds, clean) for m in STAGING_MODELS}
     marts = build_marts(ds, ctx, staged)
+    marts |= build_attribution(ds, ctx, staged, marts["fct_post_engagement"])
     validation = validate(ds, ctx, checks, {**staged, **marts})
 
     failed = bool(validation.errors)
@@ -101,6 +103,7 @@ def nightly(ds: date | None = None) -> RunSummary:
     partitions += [("marts", dim, marts[dim], None, None) for dim in ("dim_account", "dim_influencer")]
     partitions.append(("marts", "mart_tier_benchmark", marts["mart_tier_benchmark"], "month_start_date",
                        month_start(ds)))
+    partitions += attribution_partitions(marts, ds, ctx)
     for schema, table, rows, column, value in partitions:
         publish_parquet(schema, table, rows, value or ds, ctx, column)
     load_warehouse(partitions, ds, ctx)

@@ -216,3 +216,5 @@ def query(sql: Annotated[str, typer.Argument(help="A SQL query for DuckDB.")]) -
 
 if __name__ == "__main__":
     app()
+from influence.paths_cli import attribute_paths
+app.command("attribute-paths")(attribute_paths)

@@ -41,10 +41,20 @@ class Attribution(_Strict):
     direct_never_last_touch: bool
     position_based: PositionBased
     time_decay_half_life_days: float
+    restate_days: int
+    shapley_max_channels: int
+    own_hosts: str
+    influencer_mediums: list[str]
+    paid_search_mediums: list[str]
+    email_mediums: list[str]
+    social_mediums: list[str]
+    search_hosts: str
+    social_hosts: str
 
 
 class Rules(_Strict):
     reporting_currency: str
+    currency_rates: dict[str, float]
     tiers: dict[str, int]
     engagement: Engagement
     attribution: Attribution

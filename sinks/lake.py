@@ -94,3 +94,11 @@ def scan_history(lake_dir: Path, layer: str, table: str, column: str, start: dat
     if not frames:
         return pl.LazyFrame(schema=schema)
     return pl.concat(frames, how="diagonal_relaxed").select(schema.names())
+
+
+def scan_whole(lake_dir: Path, layer: str, table: str, schema: pl.Schema) -> pl.LazyFrame:
+    """Lazily read a non-partitioned table; one never written reads as an empty frame of `schema`."""
+    path = table_dir(lake_dir, layer, table) / PART_FILE
+    if not path.exists():
+        return pl.LazyFrame(schema=schema)
+    return pl.scan_parquet(path).select(schema.names())

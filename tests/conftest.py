@@ -16,9 +16,13 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 @pytest.fixture(scope="session")
 def prefect_harness():
     """One Prefect test server for the whole session: starting one costs seconds."""
+    from prefect.logging.configuration import setup_logging
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
+        # Prefect binds its console log handler to sys.stderr when logging is first set up; done inside a CliRunner
+        # test, that is the runner's stream, closed once the test ends, and every later log line fails.
+        setup_logging()
         yield
 
 

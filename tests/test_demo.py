@@ -86,4 +86,4 @@ def test_run_with_a_broken_landing_file_fails_with_a_clear_message(prefect_harne
     assert result.exit_code == 1
     said = " ".join(result.output.split())
     assert "error: roster/2026-11-02/campaigns.csv: header lacks the column(s) campaign_name" in said
-    assert "Traceback" not in said
+    assert "Traceback" not in said, said

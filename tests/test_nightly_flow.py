@@ -8,19 +8,23 @@ import polars as pl
 import pytest
 
 from tests.conftest import FIXTURE_DATE, FIXTURES
+from tests.mart_checks import ATTRIBUTION_MISMATCHES, attribution_mismatches
 from transforms.staging.models import STAGING_MODELS
 
 DS = date.fromisoformat(FIXTURE_DATE)
 
 
 MARTS = {"fct_post_engagement": "post_id", "fct_account_daily": "account_id", "dim_account": "account_id",
-         "dim_influencer": "influencer_id", "mart_tier_benchmark": "platform, tier, niche"}
+         "dim_influencer": "influencer_id", "mart_tier_benchmark": "platform, tier, niche",
+         "fct_visit": "visit_id", "fct_conversion": "conversion_id", "fct_attribution": "conversion_id, model, credited_to",
+         "dim_customer": "customer_key", "mart_channel_attribution": "month_start_date, level, credited_to, model",
+         "mart_campaign_performance": "campaign_id, influencer_id, model"}
 
 
 def _mart_csv(warehouse, table: str, key: str) -> str:
     """A mart as CSV text: golden files compare it to the cent (money and rates rounded to 6 places)."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        frame = pl.from_arrow(con.execute(f"SELECT * FROM marts.{table} ORDER BY {key}").to_arrow_table())
+        frame = pl.from_arrow(con.sql(f"SELECT * FROM marts.{table} ORDER BY {key}").to_arrow_table())
     floats = [c for c, t in frame.schema.items() if t.is_float()]
     return frame.with_columns([frame[c].round(6) for c in floats]).write_csv()
 
@@ -67,6 +71,7 @@ def test_nightly_writes_lake_and_duckdb_and_a_rerun_changes_nothing(prefect_harn
 
     for table, key in MARTS.items():
         assert _matches_golden(table, _mart_csv(warehouse, table, key)), table
+    assert attribution_mismatches(str(warehouse)) == dict.fromkeys(ATTRIBUTION_MISMATCHES, 0)
 
     again = nightly(ds=DS)
     assert {info["status"] for info in again.ingested.values()} == {"skipped"}

@@ -1,0 +1,62 @@
+"""mart_channel_attribution: conversions and revenue credited per channel (and per influencer × campaign) per month,
+under the rule-based models and the data-driven ones (exact Markov removal effects, exact Shapley values)."""
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from transforms.attribution.journeys import credited_to
+from transforms.attribution.markov import markov_removal_effects
+from transforms.attribution.shapley import shapley_values
+
+MONEY = pl.Decimal(18, 2)
+LEVELS = {"channel": pl.col("channel").fill_null("none"),
+          "influencer_campaign": credited_to(pl.col("channel"), pl.col("influencer_id"), pl.col("campaign_id"))}
+_OUT = ["level", "credited_to", "model", "conversions", "revenue", "removal_effect", "month_start_date"]
+
+
+def _path_frame(converting: pl.LazyFrame, nonconverting: pl.LazyFrame, column: str) -> pl.DataFrame:
+    """Converting paths (one per conversion, valued at its net revenue) and non-converting ones (one per browser)
+    → the path-aggregate frame the data-driven models take."""
+    conv = converting.filter(pl.col(column).is_not_null()).select(
+        path=pl.col(column).str.split(" > "), conversions=pl.lit(1.0),
+        value=pl.col("net_revenue").cast(pl.Float64), nulls=pl.lit(0.0))
+    null = nonconverting.select(path=pl.col(column).str.split(" > "), conversions=pl.lit(0.0), value=pl.lit(0.0),
+                                nulls=pl.lit(1.0))
+    return pl.concat([conv, null]).collect()
+
+
+def build_nonconverting_paths(visits: pl.LazyFrame) -> pl.LazyFrame:
+    """fct_visit rows of a month → one path per browser that neither signed up nor checked out in them, at both
+    levels (`channel_path`, `touch_path`). The browser of a converter on another device, never tied to them, counts
+    here too: the tracker cannot tell them apart."""
+    converted = visits.filter(pl.col("has_signup") | pl.col("has_checkout")).select("anonymous_id").unique()
+    return (visits.join(converted, on="anonymous_id", how="anti").sort("anonymous_id", "visit_started_at", "visit_id")
+            .group_by("anonymous_id").agg(channel_path=LEVELS["channel"].str.join(" > "),
+                                          touch_path=LEVELS["influencer_campaign"].str.join(" > ")))
+
+
+def build_mart_channel_attribution(attribution: pl.LazyFrame, conversions: pl.LazyFrame,
+                                   nonconverting: pl.LazyFrame, month: date, max_channels: int) -> pl.LazyFrame:
+    """fct_attribution and fct_conversion rows converted in `month`, and that month's non-converting paths → one row
+    per level × credited channel (or influencer × campaign) × model for the month."""
+    frames = []
+    for level, key in LEVELS.items():
+        rules = attribution.group_by(credited_to=key, model=pl.col("model")).agg(
+            conversions=pl.col("credit").sum(), revenue=pl.col("attributed_revenue").sum().cast(MONEY))
+        frames.append(rules.with_columns(level=pl.lit(level), removal_effect=pl.lit(None, pl.Float64)))
+        column = "channel_path" if level == "channel" else "touch_path"
+        paths = _path_frame(conversions, nonconverting, column)
+        if paths.filter(pl.col("conversions") > 0).height:
+            markov = markov_removal_effects(paths).lazy().select(
+                credited_to="channel", model=pl.lit("markov"), conversions="markov_conversions",
+                revenue=pl.col("markov_value").round(2).cast(MONEY), level=pl.lit(level),
+                removal_effect="removal_effect")
+            shapley = shapley_values(paths, max_channels).lazy().select(
+                credited_to="channel", model=pl.lit("shapley"), conversions="shapley_conversions",
+                revenue=pl.col("shapley_value").round(2).cast(MONEY), level=pl.lit(level),
+                removal_effect=pl.lit(None, pl.Float64))
+            frames += [markov, shapley]
+    return (pl.concat(frames, how="diagonal_relaxed").with_columns(month_start_date=pl.lit(month))
+            .select(_OUT).sort("level", "credited_to", "model"))

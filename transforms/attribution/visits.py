@@ -1,0 +1,109 @@
+"""fct_visit: web events → visits (sessions), each with its channel and the tracking link it came through."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+
+from influence.rules import Attribution
+
+#: Days of events a run reads before the first visit date it owns: a visit is owned by the day it starts, and telling
+#: whether the first event of that day starts a visit needs the events just before it.
+EVENT_LEAD_DAYS = 1
+
+CHANNELS = ("influencer", "paid_search", "organic_search", "email", "social_organic", "referral", "other", "direct")
+
+
+def owned_visit_dates(ds: date) -> tuple[date, date]:
+    """Visit dates a run for `ds` rewrites: the day itself and the day before, whose last visits may run past
+    midnight into events delivered on `ds`."""
+    return ds - timedelta(days=1), ds
+
+
+def _link_keys(links: pl.LazyFrame, handles: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
+    """Three lookups, tried in order: the link's four UTMs; its campaign and content (utm_source or medium mistyped);
+    an account handle in utm_content (a link the CRM never recorded: influencer known, campaign not)."""
+    utms = ["utm_source", "utm_medium", "utm_campaign", "utm_content"]
+    ranked = links.sort("link_id").select("link_id", "influencer_id", "campaign_id", *utms)
+    exact = ranked.unique(utms, keep="first", maintain_order=True).with_columns(link_match=pl.lit("exact"))
+    loose = (ranked.drop("utm_source", "utm_medium").unique(["utm_campaign", "utm_content"], keep="first",
+                                                              maintain_order=True)
+             .with_columns(link_match=pl.lit("campaign_content")))
+    by_handle = (handles.select(utm_content="handle", influencer_id="influencer_id").drop_nulls()
+                 .sort("utm_content", "influencer_id").unique("utm_content", keep="first", maintain_order=True)
+                 .with_columns(link_id=pl.lit(None, pl.String), campaign_id=pl.lit(None, pl.String),
+                               link_match=pl.lit("handle")))
+    return exact, loose, by_handle
+
+
+def match_tracking_links(visits: pl.LazyFrame, links: pl.LazyFrame, handles: pl.LazyFrame) -> pl.LazyFrame:
+    """Visits with utm_* columns → the same rows plus link_id, influencer_id, campaign_id, link_match."""
+    exact, loose, by_handle = _link_keys(links, handles)
+    out = ["link_id", "influencer_id", "campaign_id", "link_match"]
+    matched = (visits
+               .join(exact, on=["utm_source", "utm_medium", "utm_campaign", "utm_content"], how="left", nulls_equal=False)
+               .join(loose.rename({c: f"{c}_2" for c in out}), on=["utm_campaign", "utm_content"], how="left")
+               .join(by_handle.rename({c: f"{c}_3" for c in out}), on="utm_content", how="left"))
+    # Only a visit with a UTM tag can match: a bare handle in utm_content of an untagged URL does not exist.
+    tagged = pl.col("utm_campaign").is_not_null() | pl.col("utm_content").is_not_null()
+    level = (pl.when(pl.col("link_match").is_not_null()).then(1).when(pl.col("link_match_2").is_not_null()).then(2)
+             .when(pl.col("link_match_3").is_not_null()).then(3))
+    picked = [pl.when(tagged & (level == 1)).then(pl.col(c)).when(tagged & (level == 2)).then(pl.col(f"{c}_2"))
+              .when(tagged & (level == 3)).then(pl.col(f"{c}_3")).alias(c) for c in out]
+    return matched.with_columns(picked).drop([f"{c}_{i}" for c in out for i in (2, 3)])
+
+
+def classify_channel(rules: Attribution) -> pl.Expr:
+    """A visit's channel from its first event's UTMs and referrer, by the documented rules in rules.yaml."""
+    medium, host = pl.col("utm_medium"), pl.col("referrer_host")
+    external = host.is_not_null() & ~host.str.contains(rules.own_hosts)
+    return (pl.when(pl.col("influencer_id").is_not_null() | medium.is_in(rules.influencer_mediums)).then(pl.lit("influencer"))
+            .when(medium.is_in(rules.paid_search_mediums)).then(pl.lit("paid_search"))
+            .when(medium.is_in(rules.email_mediums)).then(pl.lit("email"))
+            .when(medium.is_in(rules.social_mediums)).then(pl.lit("social_organic"))
+            .when(external & host.str.contains(rules.search_hosts)).then(pl.lit("organic_search"))
+            .when(external & host.str.contains(rules.social_hosts)).then(pl.lit("social_organic"))
+            .when(external).then(pl.lit("referral"))
+            .when(medium.is_not_null() | pl.col("utm_source").is_not_null()).then(pl.lit("other"))
+            .otherwise(pl.lit("direct")))
+
+
+def sessionize(events: pl.LazyFrame, timeout_minutes: int) -> pl.LazyFrame:
+    """Events → the same rows with `visit_number` per anonymous_id. A visit ends after `timeout_minutes` without an
+    event (a gap of exactly the timeout starts a new visit), and an event tagged with a different utm_campaign than
+    the one the visit is running under starts a new one (an untagged page view continues the current visit)."""
+    ordered = events.sort("anonymous_id", "event_at", "event_id")
+    gap = pl.col("event_at") - pl.col("event_at").shift(1).over("anonymous_id")
+    timed_out = gap.is_null() | (gap >= pl.duration(minutes=timeout_minutes))
+    with_period = ordered.with_columns(_period=timed_out.cum_sum().over("anonymous_id"), _timed_out=timed_out)
+    running = pl.col("utm_campaign").forward_fill().shift(1).over("anonymous_id", "_period")
+    new_campaign = pl.col("utm_campaign").is_not_null() & (running.is_null() | (pl.col("utm_campaign") != running))
+    return (with_period.with_columns(visit_number=(pl.col("_timed_out") | new_campaign).cum_sum().over("anonymous_id"))
+            .drop("_period", "_timed_out"))
+
+
+def build_fct_visit(events: pl.LazyFrame, links: pl.LazyFrame, handles: pl.LazyFrame, first_date: date,
+                    last_date: date, rules: Attribution) -> pl.LazyFrame:
+    """stg_web_events (from EVENT_LEAD_DAYS before `first_date` to `last_date`), stg_tracking_links and the account
+    handles (stg_social_accounts) → one row per visit that started in [first_date, last_date]."""
+    utms = ["utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"]
+    first = lambda c: pl.col(c).first()  # noqa: E731 - the visit is described by its landing event
+    visits = sessionize(events, rules.session_timeout_minutes).group_by("anonymous_id", "visit_number").agg(
+        visit_started_at=pl.col("event_at").min(), visit_ended_at=pl.col("event_at").max(),
+        landing_page_url=first("page_url"), landing_page_path=first("page_path"), **{c: first(c) for c in utms},
+        referrer_host=first("referrer_host"),
+        events=pl.len().cast(pl.Int64), page_views=(pl.col("event_type") == "page_view").sum().cast(pl.Int64),
+        has_signup=(pl.col("event_type") == "signup").any(), has_checkout=(pl.col("event_type") == "checkout").any(),
+        customer_id=pl.col("customer_id").drop_nulls().first(), email_hash=pl.col("email_hash").drop_nulls().first(),
+    )
+    owned = visits.filter(pl.col("visit_started_at").dt.date().is_between(first_date, last_date))
+    return (match_tracking_links(owned, links, handles)
+            .with_columns(channel=classify_channel(rules),
+                          visit_date=pl.col("visit_started_at").dt.date(),
+                          visit_id=pl.concat_str([pl.col("anonymous_id"), pl.lit("@"),
+                                                  pl.col("visit_started_at").dt.epoch("ms").cast(pl.String)]))
+            .select("visit_id", "anonymous_id", "visit_started_at", "visit_ended_at", "channel",
+                    "influencer_id", "campaign_id", "link_id", "link_match", *utms, "referrer_host",
+                    "landing_page_url", "landing_page_path", "events", "page_views", "has_signup", "has_checkout",
+                    "customer_id", "email_hash", "visit_date")
+            .sort("visit_date", "visit_id"))
