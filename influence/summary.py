@@ -21,14 +21,20 @@ def print_demo_summary(console: Console, settings: Settings, summaries: list) ->
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, rows in staged.items():
-        table.add_row(name, f"{rows:,}")
+        if name.startswith("stg_"):  # a mart's partitions are rewritten by several runs: counted below, once
+            table.add_row(name, f"{rows:,}")
+    if settings.is_embedded_warehouse:
+        _add_mart_rows(table, settings)
     console.print(table)
+    if settings.is_embedded_warehouse:
+        _print_insights(console, settings)
     console.print(f"raw rows ingested: {sum(ingested.values()):,} from {len(ingested)} landing datasets; "
                   f"quarantined with a reason: {sum(quarantined.values()):,} "
                   f"({', '.join(f'{n} {c:,}' for n, c in quarantined.most_common(3) if c) or 'none'})")
     lake = settings.lake_dir.resolve()
     console.print(f"Parquet lake: [bold]{lake}[/bold] (staging/<table>/landing_date=YYYY-MM-DD/part-0.parquet)")
-    console.print(f"Warehouse:    [bold]{settings.safe_warehouse_url()}[/bold] (schemas staging, quarantine, audit)")
+    console.print(f"Warehouse:    [bold]{settings.safe_warehouse_url()}[/bold] (schemas staging, marts, quarantine, "
+                  "audit)")
     console.print(f"Data docs:    [bold]{summaries[-1].data_docs}[/bold]")
     console.print("\nLook at the outputs (DuckDB reads the lake directly):")
     console.print(
@@ -40,3 +46,46 @@ def print_demo_summary(console: Console, settings: Settings, summaries: list) ->
         "  .venv/bin/influence query \"SELECT dataset, sum(rows_in) AS rows_in, sum(rows_published) AS published, "
         "sum(rows_quarantined) AS quarantined FROM audit.run_sources GROUP BY dataset ORDER BY dataset\"",
         soft_wrap=True, highlight=False, markup=False)
+
+
+TIER_ER = """
+    SELECT tier, sum(accounts) AS accounts, round(median(er_median) * 100, 2) AS median_er_pct,
+           round(100 * sum(share_meeting_target * accounts) / sum(accounts)) AS pct_on_target
+    FROM marts.mart_tier_benchmark WHERE platform = 'instagram'
+      AND month_start_date = (SELECT max(month_start_date) FROM marts.mart_tier_benchmark)
+    GROUP BY tier ORDER BY median_er_pct DESC"""
+TOP_CAMPAIGNS = """
+    SELECT campaign_id AS campaign, influencer_id AS influencer, round(cost, 0) AS cost,
+           round(max(net_revenue) FILTER (WHERE model = 'code'), 0) AS rev_code,
+           round(max(net_revenue) FILTER (WHERE model = 'last_touch'), 0) AS rev_last,
+           round(max(roas) FILTER (WHERE model = 'last_touch'), 2) AS roas_last
+    FROM marts.mart_campaign_performance GROUP BY ALL
+    ORDER BY roas_last DESC NULLS LAST, campaign, influencer LIMIT 5"""
+
+
+def _connect(settings: Settings):
+    import duckdb
+
+    return duckdb.connect(settings.resolved_warehouse_url.removeprefix("duckdb:///"), read_only=True)
+
+
+def _add_mart_rows(table: Table, settings: Settings) -> None:
+    with _connect(settings) as con:
+        marts = con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts' ORDER BY ALL").fetchall()
+        for (name,) in marts:
+            rows = con.execute(f'SELECT count(*) FROM marts."{name}"').fetchone()[0]  # names from the catalog
+            table.add_row(f"marts.{name}", f"{rows:,}")
+
+
+def _print_insights(console: Console, settings: Settings) -> None:
+    """The two questions the product exists to answer, on the data just loaded."""
+    with _connect(settings) as con:
+        for title, sql in (("Instagram engagement rate by tier (latest month)", TIER_ER),
+                           ("Top campaign × influencer by ROAS (revenue: code and last-touch models)", TOP_CAMPAIGNS)):
+            result = con.execute(sql)
+            table = Table(title=title)
+            for column in result.description:
+                table.add_column(column[0], justify="left" if column[0] in ("campaign", "influencer", "tier") else "right")
+            for row in result.fetchall():
+                table.add_row(*["–" if v is None else str(v) for v in row])
+            console.print(table)
