@@ -1,8 +1,8 @@
-"""The nightly flow: ingest → check (contracts) → staging → validate (GX) → publish, for one landing date.
+"""The nightly flow, for one landing date: ingest → check (contracts) → staging → engagement and attribution marts →
+validate (GX) → check the warehouse can take the tables → publish (lake, warehouse, audit, BI copy).
 
-Only wiring lives here. Everything is checked and staged before anything is published, and an error-severity rule
-stops the run before the first write, so previous outputs stay exactly as they were. Later stages (marts) slot in
-between staging and validation.
+Only wiring lives here. Everything is checked and built before anything is published: an error-severity rule or a
+table the warehouse cannot take stops the run before the first write, so previous outputs stay exactly as they were.
 """
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from contracts.checkpoint import ValidationFailed
 from flows.attribution_tasks import attribution_partitions, build_attribution
 from flows.context import RunContext
 from flows.tasks import (
-    build_marts, check_raw, ingest, load_warehouse, owned_posted_dates, publish_parquet, record_audit, stage, validate,
+    build_marts, check_raw, check_warehouse, ingest, load_warehouse, owned_posted_dates, publish_bi_copy,
+    publish_parquet, record_audit, stage, validate,
 )
 from influence.settings import load_settings
 from schemas.raw import DATASETS
@@ -100,14 +101,16 @@ def nightly(ds: date | None = None) -> RunSummary:
     partitions += [("quarantine", d, rows, "landing_date", ds) for d, rows in quarantine.items()]
     partitions += _posted_date_partitions(marts["fct_post_engagement"], ds, ctx)
     partitions.append(("marts", "fct_account_daily", marts["fct_account_daily"], "metric_date", ds))
-    partitions += [("marts", dim, marts[dim], None, None) for dim in ("dim_account", "dim_influencer")]
+    partitions += [("marts", dim, marts[dim], None, None) for dim in ("dim_account", "dim_influencer", "dim_date")]
     partitions.append(("marts", "mart_tier_benchmark", marts["mart_tier_benchmark"], "month_start_date",
                        month_start(ds)))
     partitions += attribution_partitions(marts, ds, ctx)
+    check_warehouse(partitions, ds, ctx)
     for schema, table, rows, column, value in partitions:
         publish_parquet(schema, table, rows, value or ds, ctx, column)
     load_warehouse(partitions, ds, ctx)
     record_audit(audit, ds, ctx)
+    publish_bi_copy(ds, ctx)
     log.info("nightly %s: %d rows staged, %d quarantined", ds, sum(f.height for f in staged.values()),
              sum(f.height for f in quarantine.values()))
     return RunSummary(

@@ -8,22 +8,26 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from datetime import date, timedelta
+from pathlib import Path
 
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from sqlalchemy.engine import make_url
 
 from contracts.checkpoint import RunValidation, validate_run
 from contracts.model import load_contracts, polars_schema
 from contracts.rules import reference_targets, row_rules
 from flows.context import RunContext
 from schemas.raw import BY_NAME as RAW_DATASETS
+from sinks.bi import publish_readonly_copy, view_statements
 from sinks.lake import scan_history, write_partition, write_whole
 from sinks.warehouse import connect_warehouse
 from sources.ingest import IngestResult, ingest_dataset, scan_raw
 from sources.landing import LandingFileError
 from transforms.marts.accounts import LAST_POSTS_LOOKBACK_DAYS, build_fct_account_daily
 from transforms.marts.benchmark import build_mart_tier_benchmark, month_start
+from transforms.marts.dates import build_dim_date
 from transforms.marts.dims import build_dim_account, build_dim_influencer
 from transforms.marts.engagement import build_fct_post_engagement
 from transforms.quarantine import BatchCheck, check_batch, same_day_references
@@ -117,8 +121,10 @@ def build_marts(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame]) -> d
                                           dim_account.lazy(), ds, ctx.rules.engagement.target_min).collect()
     get_run_logger().info("fct_post_engagement: %d posts posted %s … %s; fct_account_daily: %d accounts",
                           fct.height, *owned_posted_dates(ds, ctx), daily.height)
+    calendar = ctx.rules.calendar
     return {"fct_post_engagement": fct, "fct_account_daily": daily, "dim_account": dim_account,
-            "dim_influencer": dim_influencer, "mart_tier_benchmark": benchmark}
+            "dim_influencer": dim_influencer, "mart_tier_benchmark": benchmark,
+            "dim_date": build_dim_date(date(calendar.first_year, 1, 1), date(calendar.last_year, 12, 31))}
 
 
 def owned_posted_dates(ds: date, ctx: RunContext) -> tuple[date, date]:
@@ -130,7 +136,11 @@ def owned_posted_dates(ds: date, ctx: RunContext) -> tuple[date, date]:
       **IO_RETRIES)
 def publish_parquet(layer: str, table: str, rows: pl.DataFrame, ds: date | None, ctx: RunContext,
                     column: str | None = PARTITION_COLUMN) -> str:
-    """Replace one partition, or — with no partition column — the whole (dimension) table."""
+    """Replace one partition, or — with no partition column — the whole (dimension) table. Rows are sorted by the
+    contract's key: files are byte-identical on a rerun and row-group statistics prune lookups by key."""
+    contract = load_contracts().get(table)
+    if contract is not None and contract.layer != "raw" and contract.primary_key:
+        rows = rows.sort(contract.primary_key, nulls_last=True)
     if column is None:
         return str(write_whole(rows, ctx.lake_dir, layer, table))
     return str(write_partition(rows, ctx.lake_dir, layer, table, column, ds))
@@ -148,6 +158,29 @@ def load_warehouse(partitions: list[tuple[str, str, pl.DataFrame, str | None, da
                 warehouse.replace_table(schema, table, rows.to_arrow())
             else:
                 warehouse.replace_partition(schema, table, rows.to_arrow(), column, value)
+        warehouse.run_statements(view_statements())
+    finally:
+        warehouse.close()
+
+
+@task(name="publish-bi-copy", task_run_name="publish-bi-copy-{ds}", cache_policy=NO_CACHE, **IO_RETRIES)
+def publish_bi_copy(ds: date, ctx: RunContext) -> str | None:
+    """After the run's last write, refresh the read-only copy of an embedded DuckDB warehouse that BI tools open."""
+    url = make_url(ctx.warehouse_url)
+    if url.get_backend_name() != "duckdb":
+        return None
+    database = Path(url.database)
+    return str(publish_readonly_copy(database, database.parent / "bi" / database.name))
+
+
+@task(name="check-warehouse", task_run_name="check-warehouse-{ds}", cache_policy=NO_CACHE, **IO_RETRIES)
+def check_warehouse(partitions: list[tuple[str, str, pl.DataFrame, str | None, date | None]], ds: date,
+                    ctx: RunContext) -> None:
+    """Refuse, before the first write, a run whose tables the warehouse cannot take without rewriting data."""
+    tables = {(schema, table): rows.to_arrow().schema for schema, table, rows, _, _ in partitions}
+    warehouse = connect_warehouse(ctx.warehouse_url)
+    try:
+        warehouse.check_compatible([(schema, table, arrow) for (schema, table), arrow in tables.items()])
     finally:
         warehouse.close()
 

@@ -92,9 +92,10 @@ def _clear_errors():
     own message (which names the file, row, field or rule) instead of a traceback."""
     from contracts.checkpoint import ValidationFailed
     from influence.settings import SettingsError
+    from sinks.warehouse import IncompatibleSchemaError
     from sources.landing import LandingFileError
 
-    expected = (SettingsError, LandingFileError, ValidationFailed)
+    expected = (SettingsError, LandingFileError, ValidationFailed, IncompatibleSchemaError)
     quiet = _NoTracebackFor(expected)
     handlers = logging.getLogger().handlers
     for handler in handlers:

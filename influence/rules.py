@@ -52,8 +52,14 @@ class Attribution(_Strict):
     social_hosts: str
 
 
+class Calendar(_Strict):
+    first_year: int
+    last_year: int
+
+
 class Rules(_Strict):
     reporting_currency: str
+    calendar: Calendar
     currency_rates: dict[str, float]
     tiers: dict[str, int]
     engagement: Engagement

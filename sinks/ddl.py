@@ -10,7 +10,7 @@ from datetime import date
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.schema import CreateColumn, CreateSchema, CreateTable
+from sqlalchemy.schema import CreateColumn, CreateSchema, CreateTable, SetColumnComment, SetTableComment
 
 DIALECT = postgresql.dialect()
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -43,8 +43,61 @@ def check_identifier(name: str) -> str:
 
 
 def sa_table(schema: str, table: str, arrow_schema: pa.Schema) -> sa.Table:
-    columns = [sa.Column(check_identifier(f.name), _sql_type(f.type)) for f in arrow_schema]
-    return sa.Table(check_identifier(table), sa.MetaData(schema=check_identifier(schema)), *columns)
+    """The warehouse table for `table`: from its data contract when it has one (types, primary key, NOT NULL, table
+    and column comments), else — quarantine tables, whose columns follow the raw batch — from the Arrow schema."""
+    from contracts.model import load_contracts
+
+    contract = load_contracts().get(table)
+    if contract is None or contract.layer == "raw":
+        columns = [sa.Column(check_identifier(f.name), _sql_type(f.type)) for f in arrow_schema]
+        return sa.Table(check_identifier(table), sa.MetaData(schema=check_identifier(schema)), *columns)
+    return contract_table(schema, contract)
+
+
+def contract_table(schema: str, contract) -> sa.Table:
+    from contracts.model import polars_schema
+    import polars as pl
+
+    arrow = pl.DataFrame(schema=polars_schema(contract)).to_arrow().schema
+    key = set(contract.primary_key)
+    columns = [sa.Column(check_identifier(p.name), _sql_type(arrow.field(p.name).type), primary_key=p.name in key,
+                         nullable=not (p.required or p.name in key), comment=p.description)
+               for p in contract.properties]
+    comment = f"{contract.description.strip()} Grain: {contract.grain.strip()}".strip()
+    return sa.Table(check_identifier(contract.name), sa.MetaData(schema=check_identifier(schema)), *columns,
+                    comment=comment)
+
+
+def comment_sql(table: sa.Table) -> list[str]:
+    """COMMENT ON statements for the table and each described column: what BI tools show next to the names."""
+    statements = [render(SetTableComment(table))] if table.comment else []
+    return statements + [render(SetColumnComment(c)) for c in table.columns if c.comment]
+
+
+#: Column types by family, as information_schema names them in PostgreSQL and DuckDB.
+_FAMILIES = (("timestamp", "timestamp"), ("date", "date"), ("bool", "boolean"), ("numeric", "decimal"),
+             ("decimal", "decimal"), ("double", "float"), ("real", "float"), ("float", "float"), ("int", "integer"),
+             ("text", "text"), ("char", "text"))
+
+
+def type_family(sql_type: str) -> str:
+    lowered = sql_type.lower()
+    return next((family for marker, family in _FAMILIES if marker in lowered), lowered)
+
+
+def incompatibilities(table: sa.Table, existing: dict[str, str]) -> list[str]:
+    """What in an existing table (column → information_schema data_type) the new definition cannot load into without
+    rewriting data: a column whose type family changed, or one the definition no longer has. Added columns are fine
+    (ALTER TABLE ADD COLUMN)."""
+    problems = []
+    for name, sql_type in existing.items():
+        if name not in table.c:
+            problems.append(f"column {name} ({sql_type}) is in the warehouse but no longer in the definition")
+            continue
+        wanted = table.c[name].type.compile(dialect=DIALECT)
+        if type_family(sql_type) != type_family(wanted):
+            problems.append(f"column {name} is {sql_type} in the warehouse but {wanted} in the definition")
+    return problems
 
 
 def render(statement: sa.sql.ClauseElement) -> str:
@@ -81,5 +134,5 @@ def add_column_sql(table: sa.Table, name: str) -> str:
     return str(sa.DDL(f"ALTER TABLE %(fullname)s ADD COLUMN {definition}").against(table).compile(dialect=DIALECT))
 
 
-EXISTING_COLUMNS_SQL = ("SELECT column_name FROM information_schema.columns "
+EXISTING_COLUMNS_SQL = ("SELECT column_name, data_type FROM information_schema.columns "
                         "WHERE table_schema = {param} AND table_name = {param}")

@@ -29,7 +29,9 @@ def partition_file(lake_dir: Path, layer: str, table: str, column: str, value: d
 
 def _atomic_write(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{TMP_MARK}{uuid.uuid4().hex}-{path.name}")
+    # Not ending in .parquet: readers globbing `*/*.parquet` (DuckDB matches dot-files) must never see a half file a
+    # killed run left behind.
+    tmp = path.with_name(f"{TMP_MARK}{uuid.uuid4().hex}-{path.name}.partial")
     try:
         pq.write_table(table, tmp, compression="zstd", write_statistics=True)
         with open(tmp, "rb") as handle:

@@ -17,29 +17,57 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from sinks.ddl import (
-    EXISTING_COLUMNS_SQL, add_column_sql, create_schema_sql, create_table_sql, delete_all_sql, delete_partition_sql,
-    insert_from_sql, sa_table,
+    EXISTING_COLUMNS_SQL, add_column_sql, comment_sql, create_schema_sql, create_table_sql, delete_all_sql,
+    delete_partition_sql, incompatibilities, insert_from_sql, sa_table,
 )
+
+
+class IncompatibleSchemaError(RuntimeError):
+    """A table in the warehouse cannot take the new definition without rewriting its data; nothing was written."""
 
 
 class Warehouse(Protocol):
     def replace_partition(self, schema: str, table: str, rows: pa.Table, column: str, value: object) -> None: ...
     def replace_table(self, schema: str, table: str, rows: pa.Table) -> None: ...
+    def check_compatible(self, tables: list[tuple[str, str, pa.Schema]]) -> None: ...
+    def run_statements(self, statements: list[str]) -> None: ...
     def close(self) -> None: ...
+
+
+def _definition(table: sa.Table) -> str:
+    return f"{table.fullname}({','.join(table.c.keys())})"
 
 
 class _PartitionLoader:
     """Both engines load the same way — create if missing, delete the slice, bulk-insert, in one transaction — and
     differ only in `_load`, which gets the table and the DELETE statement for the slice it replaces."""
 
+    _prepared: set[str]
+
     def _load(self, target: sa.Table, rows: pa.Table, delete_sql: str) -> None:
         raise NotImplementedError
 
-    @staticmethod
-    def _evolve(target: sa.Table, existing: set[str]) -> list[str]:
-        """ALTER statements for the columns the table lacks: a column added to a contract appears on the next run,
-        existing rows read it as null."""
-        return [add_column_sql(target, c.name) for c in target.columns if existing and c.name not in existing]
+    def _existing_columns(self, schema: str, table: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _preparation(self, target: sa.Table, existing: dict[str, str]) -> list[str]:
+        """Once per table and connection: create it if missing, add the columns a contract gained (existing rows
+        read them as null), and (re)state the comments BI tools show."""
+        if _definition(target) in self._prepared:
+            return []
+        added = [add_column_sql(target, c.name) for c in target.columns if existing and c.name not in existing]
+        return [create_schema_sql(target.schema), create_table_sql(target), *added, *comment_sql(target)]
+
+    def check_compatible(self, tables: list[tuple[str, str, pa.Schema]]) -> None:
+        """Raise before any write when a table's new definition would need its existing data rewritten."""
+        problems = [f"{schema}.{table}: {problem}" for schema, table, arrow in tables
+                    for problem in incompatibilities(sa_table(schema, table, arrow),
+                                                     self._existing_columns(schema, table))]
+        if problems:
+            raise IncompatibleSchemaError(
+                "the warehouse has tables the new contracts cannot load into without rewriting data; nothing was "
+                "written. Migrate them deliberately (rename or drop the column, or the table to rebuild it): "
+                + "; ".join(problems))
 
     def replace_partition(self, schema: str, table: str, rows: pa.Table, column: str, value: object) -> None:
         target = sa_table(schema, table, rows.schema)
@@ -56,20 +84,31 @@ class DuckDBWarehouse(_PartitionLoader):
 
         path.parent.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(str(path))
+        self._prepared = set()
+
+    def _existing_columns(self, schema: str, table: str) -> dict[str, str]:
+        return dict(self._con.execute(EXISTING_COLUMNS_SQL.format(param="?"), [schema, table]).fetchall())
 
     def _load(self, target: sa.Table, rows: pa.Table, delete_sql: str) -> None:
-        self._con.execute(create_schema_sql(target.schema))
-        self._con.execute(create_table_sql(target))
         self._con.begin()
         try:
-            existing = {r[0] for r in self._con.execute(EXISTING_COLUMNS_SQL.format(param="?"),
-                                                        [target.schema, target.name]).fetchall()}
-            for statement in self._evolve(target, existing):
+            for statement in self._preparation(target, self._existing_columns(target.schema, target.name)):
                 self._con.execute(statement)
             self._con.execute(delete_sql)
             self._con.register("incoming_rows", rows)
             self._con.execute(insert_from_sql(target, "incoming_rows"))
             self._con.unregister("incoming_rows")
+            self._con.commit()
+        except BaseException:
+            self._con.rollback()
+            raise
+        self._prepared.add(_definition(target))
+
+    def run_statements(self, statements: list[str]) -> None:
+        self._con.begin()
+        try:
+            for statement in statements:
+                self._con.execute(statement)
             self._con.commit()
         except BaseException:
             self._con.rollback()
@@ -88,6 +127,12 @@ class PostgresWarehouse(_PartitionLoader):
             host=parsed.host or "127.0.0.1", port=parsed.port or 5432, user=parsed.username,
             password=parsed.password, dbname=parsed.database, autocommit=False,
         )
+        self._prepared = set()
+
+    def _existing_columns(self, schema: str, table: str) -> dict[str, str]:
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            cur.execute(EXISTING_COLUMNS_SQL.format(param="%s"), [schema, table])
+            return dict(cur.fetchall())
 
     def _load(self, target: sa.Table, rows: pa.Table, delete_sql: str) -> None:
         from psycopg import sql
@@ -100,14 +145,18 @@ class PostgresWarehouse(_PartitionLoader):
         pacsv.write_csv(rows, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
         with self._conn.transaction():
             with self._conn.cursor() as cur:
-                cur.execute(create_schema_sql(target.schema))
-                cur.execute(create_table_sql(target))
                 cur.execute(EXISTING_COLUMNS_SQL.format(param="%s"), [target.schema, target.name])
-                for statement in self._evolve(target, {r[0] for r in cur.fetchall()}):
+                for statement in self._preparation(target, dict(cur.fetchall())):
                     cur.execute(statement)
                 cur.execute(delete_sql)
                 with cur.copy(copy) as pipe:
                     pipe.write(buffer.getbuffer())
+        self._prepared.add(_definition(target))
+
+    def run_statements(self, statements: list[str]) -> None:
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
 
     def close(self) -> None:
         self._conn.close()
