@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from contracts.checkpoint import ValidationFailed
+from flows.artifacts import publish_artifacts
 from flows.attribution_tasks import attribution_partitions, build_attribution
 from flows.context import RunContext
 from flows.tasks import (
@@ -43,10 +44,10 @@ class RunSummary:
     data_docs: str = ""
 
 
-def default_ds() -> date:
-    """The day before the run was scheduled to start (UTC): what a 03:00 nightly is meant to process."""
-    scheduled = flow_run.scheduled_start_time
-    return (scheduled.date() if scheduled else datetime.now(timezone.utc).date()) - timedelta(days=1)
+def default_ds(scheduled: datetime | None, zone) -> date:
+    """The day before the run was scheduled to start (now, when unscheduled), in the timezone landing days follow
+    (INFLUENCE_TIMEZONE): what a 03:00 nightly is meant to process, even when 03:00 there is yesterday in UTC."""
+    return (scheduled or datetime.now(timezone.utc)).astimezone(zone).date() - timedelta(days=1)
 
 
 def _outcomes(ingested: dict, checks: dict, validation) -> list[SourceOutcome]:
@@ -73,8 +74,8 @@ def _posted_date_partitions(fct: pl.DataFrame, ds: date, ctx: RunContext) -> lis
 def nightly(ds: date | None = None) -> RunSummary:
     """Process the landing files delivered on `ds` (default: the day before the scheduled start) into the staging
     and quarantine tables of the lake and the warehouse, with a run audit."""
-    ds = ds or default_ds()
     settings = load_settings()
+    ds = ds or default_ds(flow_run.scheduled_start_time, settings.zone())
     ctx = RunContext.from_settings(settings, str(flow_run.id or uuid.uuid4()))
     log = get_run_logger()
     started = datetime.now(timezone.utc)
@@ -111,6 +112,8 @@ def nightly(ds: date | None = None) -> RunSummary:
     load_warehouse(partitions, ds, ctx)
     record_audit(audit, ds, ctx)
     publish_bi_copy(ds, ctx)
+    publish_artifacts(ds, audit, len(validation.results), [r.rule_id for r in validation.results if not r.success],
+                      marts["mart_campaign_performance"])
     log.info("nightly %s: %d rows staged, %d quarantined", ds, sum(f.height for f in staged.values()),
              sum(f.height for f in quarantine.values()))
     return RunSummary(

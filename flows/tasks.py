@@ -149,15 +149,19 @@ def publish_parquet(layer: str, table: str, rows: pl.DataFrame, ds: date | None,
 @task(name="load-warehouse", task_run_name="load-warehouse-{ds}", cache_policy=NO_CACHE, **IO_RETRIES)
 def load_warehouse(partitions: list[tuple[str, str, pl.DataFrame, str | None, date | None]], ds: date,
                    ctx: RunContext) -> None:
-    """Replace each (schema, table, rows, partition column, value) — the whole table when the column is None: one
-    transaction per table partition."""
+    """Replace each (schema, table, rows, partition column, value) — the whole table when the column is None. All of
+    a table's partitions of the run go in one transaction, so a row moving between them is never duplicated."""
+    by_table: dict[tuple[str, str, str | None], list[tuple[pl.DataFrame, date | None]]] = {}
+    for schema, table, rows, column, value in partitions:
+        by_table.setdefault((schema, table, column), []).append((rows, value))
     warehouse = connect_warehouse(ctx.warehouse_url)
     try:
-        for schema, table, rows, column, value in partitions:
+        for (schema, table, column), parts in by_table.items():
+            rows = pl.concat([frame for frame, _ in parts], how="vertical_relaxed").to_arrow()
             if column is None:
-                warehouse.replace_table(schema, table, rows.to_arrow())
+                warehouse.replace_table(schema, table, rows)
             else:
-                warehouse.replace_partition(schema, table, rows.to_arrow(), column, value)
+                warehouse.replace_partitions(schema, table, rows, column, [value for _, value in parts])
         warehouse.run_statements(view_statements())
     finally:
         warehouse.close()

@@ -133,6 +133,29 @@ def run(date_: Annotated[str, typer.Option("--date", help="Landing date to proce
     _print_run(summary)
 
 
+@app.command()
+def backfill(start: DateOpt, end: DateOpt) -> None:
+    """Run the nightly flow for every landing date from --start to --end, oldest first (each day reads what the days
+    before it published). Idempotent: rerun from the day that failed to resume."""
+    from flows.backfill import backfill as backfill_flow, backfill_days
+    from influence.settings import load_settings
+
+    first, last = _parse_date(start, "--start"), _parse_date(end, "--end")
+    if last < first:
+        raise typer.BadParameter(f"{end} is before --start {start}", param_hint="--end")
+    with _clear_errors():
+        load_settings()
+        summaries = backfill_flow(start=first, end=last)
+    table = Table(title=f"backfill {first} → {last}: {len(backfill_days(first, last))} nightly runs")
+    for column in ("landing date", "rows staged", "rows quarantined", "warning rules failed"):
+        table.add_column(column, justify="left" if column == "landing date" else "right")
+    for summary in summaries:
+        staged = sum(n for t, n in summary.staged.items() if t.startswith("stg_"))
+        table.add_row(str(summary.ds), f"{staged:,}", f"{sum(summary.quarantined.values()):,}",
+                      str(len(summary.rules_failed)))
+    console.print(table)
+
+
 def _print_run(summary) -> None:
     table = Table(title=f"nightly {summary.ds}", show_lines=False)
     table.add_column("table")

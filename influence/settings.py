@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     warehouse_url: str | None = None
     pii_key: SecretStr | None = None
     rules_file: Path | None = None
+    timezone: str = "UTC"  # the timezone landing days follow: a nightly without `ds` takes yesterday in it
 
     @property
     def landing_dir(self) -> Path:
@@ -62,6 +63,14 @@ class Settings(BaseSettings):
             f"({self.safe_warehouse_url()}): PII is hashed with it before anything is stored."
         )
 
+    def zone(self):
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            return ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(f"INFLUENCE_TIMEZONE={self.timezone!r} is not an IANA timezone (e.g. Europe/Berlin)") from None
+
     def safe_warehouse_url(self) -> str:
         """The warehouse URL with any password masked, for logs and messages."""
         from sqlalchemy.engine import make_url
@@ -76,6 +85,7 @@ def load_settings() -> Settings:
 
     settings = Settings()
     settings.pii_key_bytes()
+    settings.zone()
     load_rules(settings.rules_file)
     return settings
 

@@ -116,6 +116,10 @@ def delete_partition_sql(table: sa.Table, column: str, value: object) -> str:
     return render(sa.delete(table).where(table.c[column] == sa.literal(value, table.c[column].type)))
 
 
+def delete_partitions_sql(table: sa.Table, column: str, values: list[object]) -> str:
+    return render(sa.delete(table).where(table.c[column].in_([sa.literal(v, table.c[column].type) for v in values])))
+
+
 def delete_all_sql(table: sa.Table) -> str:
     return render(sa.delete(table))
 

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from sinks.ddl import (
     EXISTING_COLUMNS_SQL, add_column_sql, comment_sql, create_schema_sql, create_table_sql, delete_all_sql,
-    delete_partition_sql, incompatibilities, insert_from_sql, sa_table,
+    delete_partition_sql, delete_partitions_sql, incompatibilities, insert_from_sql, sa_table,
 )
 
 
@@ -29,6 +29,7 @@ class IncompatibleSchemaError(RuntimeError):
 class Warehouse(Protocol):
     def replace_partition(self, schema: str, table: str, rows: pa.Table, column: str, value: object) -> None: ...
     def replace_table(self, schema: str, table: str, rows: pa.Table) -> None: ...
+    def replace_partitions(self, schema: str, table: str, rows: pa.Table, column: str, values: list[object]) -> None: ...
     def check_compatible(self, tables: list[tuple[str, str, pa.Schema]]) -> None: ...
     def run_statements(self, statements: list[str]) -> None: ...
     def close(self) -> None: ...
@@ -72,6 +73,12 @@ class _PartitionLoader:
     def replace_partition(self, schema: str, table: str, rows: pa.Table, column: str, value: object) -> None:
         target = sa_table(schema, table, rows.schema)
         self._load(target, rows, delete_partition_sql(target, column, value))
+
+    def replace_partitions(self, schema: str, table: str, rows: pa.Table, column: str, values: list[object]) -> None:
+        """Replace several partitions in one transaction: a row may move between them (a post re-dated), and a key
+        must never be in two of them at once, even for a moment."""
+        target = sa_table(schema, table, rows.schema)
+        self._load(target, rows, delete_partitions_sql(target, column, values))
 
     def replace_table(self, schema: str, table: str, rows: pa.Table) -> None:
         target = sa_table(schema, table, rows.schema)

@@ -36,6 +36,15 @@ def _matches_golden(name: str, actual: str) -> bool:
     return actual == expected.read_text()
 
 
+def _artifact(key: str) -> str:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+    return found[-1].data if found else ""
+
+
 def _lake_digest(lake) -> dict[str, str]:
     return {str(p.relative_to(lake)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(lake.rglob("*.parquet"))}
@@ -78,6 +87,8 @@ def test_nightly_writes_lake_and_duckdb_and_a_rerun_changes_nothing(prefect_harn
     for table, key in MARTS.items():
         assert _matches_golden(table, _mart_csv(warehouse, table, key)), table
     assert attribution_mismatches(str(warehouse)) == dict.fromkeys(ATTRIBUTION_MISMATCHES, 0)
+    assert "# Nightly 2026-11-02" in _artifact(f"nightly-{FIXTURE_DATE}")
+    assert "| web_events | loaded | 7 | 4 | 3 |" in _artifact(f"nightly-{FIXTURE_DATE}")
 
     again = nightly(ds=DS)
     assert {info["status"] for info in again.ingested.values()} == {"skipped"}

@@ -48,3 +48,28 @@ def test_rules_reject_unknown_keys_and_bad_values(tmp_path):
     override.write_text("attribution:\n  precedence: newest_wins\n")
     with pytest.raises(ValidationError, match="precedence"):
         load_rules(override)
+
+
+def test_default_ds_is_yesterday_in_the_landing_timezone():
+    from datetime import date, datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from flows.nightly import default_ds
+
+    # 03:00 in Berlin on the 25th is 02:00 UTC on the 25th
+    assert default_ds(datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc), ZoneInfo("Europe/Berlin")) == date(2026, 11, 24)
+    # 03:00 in Tokyo on the 25th is 18:00 UTC on the 24th: still the 24th's files are yesterday's in Tokyo
+    assert default_ds(datetime(2026, 11, 24, 18, 0, tzinfo=timezone.utc), ZoneInfo("Asia/Tokyo")) == date(2026, 11, 24)
+    assert default_ds(datetime(2026, 11, 24, 18, 0, tzinfo=timezone.utc), ZoneInfo("UTC")) == date(2026, 11, 23)
+
+
+def test_an_unknown_timezone_fails_at_start(monkeypatch, tmp_path):
+    import pytest
+
+    from influence.settings import SettingsError, load_settings
+
+    monkeypatch.setenv("INFLUENCE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("INFLUENCE_PII_KEY", "k")
+    monkeypatch.setenv("INFLUENCE_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(SettingsError, match="not an IANA timezone"):
+        load_settings()

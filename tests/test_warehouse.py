@@ -1,5 +1,5 @@
 """The warehouse loaders: partition replace, and a column added to a contract appearing without losing data."""
-from datetime import date
+from datetime import date, datetime, timezone
 
 import duckdb
 import psycopg
@@ -46,3 +46,46 @@ def test_postgres_adds_a_new_contract_column_and_keeps_old_rows(pg_url):
     with psycopg.connect(host=parsed.host, port=parsed.port or 5432, user=parsed.username, password=parsed.password,
                          dbname=parsed.database) as conn:
         assert conn.execute(QUERY).fetchall() == EXPECTED
+
+
+
+def _post(day: date) -> pa.Table:
+    """One fct_post_engagement row (every column filled, so NOT NULL holds) posted on `day`."""
+    import polars as pl
+
+    from contracts.model import load_contracts, polars_schema
+
+    filler = {pl.String: "x", pl.Int64: 0, pl.Float64: 0.0, pl.Boolean: False, pl.Date: day}
+    schema = polars_schema(load_contracts()["fct_post_engagement"])
+    row = {name: filler.get(dtype, None) for name, dtype in schema.items()}
+    row |= {"post_id": "p1", "posted_date": day, "posted_at": datetime(day.year, day.month, day.day, tzinfo=timezone.utc)}
+    return pl.DataFrame([row], schema=schema).to_arrow()
+
+
+def _move_a_post(url: str) -> None:
+    """fct_post_engagement is keyed by post_id (a primary key in the warehouse) and partitioned by posted_date: a
+    post re-dated by the platform moves partition between two runs, both partitions owned by the second."""
+    warehouse = connect_warehouse(url)
+    try:
+        warehouse.replace_partitions("marts", "fct_post_engagement", _post(D1), "posted_date", [D1, D2])
+        warehouse.replace_partitions("marts", "fct_post_engagement", _post(D2), "posted_date", [D1, D2])
+    finally:
+        warehouse.close()
+
+
+MOVED = "SELECT post_id, posted_date FROM marts.fct_post_engagement"
+
+
+def test_duckdb_a_post_moving_partition_is_never_a_duplicate_key(tmp_path):
+    _move_a_post(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        assert con.execute(MOVED).fetchall() == [("p1", D2)]
+
+
+@pytest.mark.postgres
+def test_postgres_a_post_moving_partition_is_never_a_duplicate_key(pg_url):
+    _move_a_post(pg_url)
+    parsed = make_url(pg_url)
+    with psycopg.connect(host=parsed.host, port=parsed.port or 5432, user=parsed.username, password=parsed.password,
+                         dbname=parsed.database) as conn:
+        assert conn.execute(MOVED).fetchall() == [("p1", D2)]
