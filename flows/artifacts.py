@@ -9,6 +9,8 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.context import RunContext
+
 
 def _markdown_table(frame: pl.DataFrame) -> str:
     header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * frame.width + "\n"
@@ -34,6 +36,14 @@ def run_summary_markdown(ds: date, audit: pl.DataFrame, rules_checked: int, rule
             f"reason.\n\n## Sources\n\n{_markdown_table(sources)}\n## Validation\n\n{rules_checked} rules checked; "
             f"warning rules failed: {failed}.\n\n## Top campaigns by ROAS (last touch)\n\n"
             f"{_markdown_table(top_campaigns(performance))}")
+
+
+@task(name="write-report", task_run_name="write-report-{ds}", cache_policy=NO_CACHE)
+def write_run_report(ds: date, ctx: RunContext) -> str:
+    """The HTML report of the night (charts from the lake just published) under the data dir's reports/."""
+    from influence.report.data import write_report
+
+    return str(write_report(ctx.lake_dir, ctx.validation_dir, ds, ctx.rules, ctx.reports_dir / f"report-{ds}.html"))
 
 
 @task(name="publish-artifacts", task_run_name="publish-artifacts-{ds}", cache_policy=NO_CACHE)

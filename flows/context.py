@@ -14,6 +14,7 @@ class RunContext:
     landing_dir: Path
     lake_dir: Path
     validation_dir: Path
+    reports_dir: Path
     warehouse_url: str
     pii_key: bytes
     rules: Rules
@@ -24,5 +25,6 @@ class RunContext:
     @classmethod
     def from_settings(cls, settings: Settings, run_id: str) -> "RunContext":
         return cls(run_id, settings.landing_dir.resolve(), settings.lake_dir.resolve(),
-                   (settings.data_dir / "validation").resolve(), settings.resolved_warehouse_url,
+                   (settings.data_dir / "validation").resolve(), (settings.data_dir / "reports").resolve(),
+                   settings.resolved_warehouse_url,
                    settings.pii_key_bytes(), load_rules(settings.rules_file))

@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from contracts.checkpoint import ValidationFailed
-from flows.artifacts import publish_artifacts
+from flows.artifacts import publish_artifacts, write_run_report
 from flows.attribution_tasks import attribution_partitions, build_attribution
 from flows.context import RunContext
 from flows.tasks import (
@@ -42,6 +42,7 @@ class RunSummary:
     warehouse: str = ""
     validation_results: str = ""
     data_docs: str = ""
+    report: str = ""
 
 
 def default_ds(scheduled: datetime | None, zone) -> date:
@@ -112,6 +113,7 @@ def nightly(ds: date | None = None) -> RunSummary:
     load_warehouse(partitions, ds, ctx)
     record_audit(audit, ds, ctx)
     publish_bi_copy(ds, ctx)
+    report = write_run_report(ds, ctx)
     publish_artifacts(ds, audit, len(validation.results), [r.rule_id for r in validation.results if not r.success],
                       marts["mart_campaign_performance"])
     log.info("nightly %s: %d rows staged, %d quarantined", ds, sum(f.height for f in staged.values()),
@@ -120,4 +122,4 @@ def nightly(ds: date | None = None) -> RunSummary:
         ds, ctx.run_id, {n: {"status": r.status, "rows": r.rows, "file": r.file} for n, r in ingested.items()},
         {n: f.height for n, f in quarantine.items()}, {t: f.height for t, f in {**staged, **marts}.items()},
         [r.rule_id for r in validation.results if not r.success], str(ctx.lake_dir), settings.safe_warehouse_url(),
-        str(validation.results_file), str(validation.docs_index or ""))
+        str(validation.results_file), str(validation.docs_index or ""), report)

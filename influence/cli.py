@@ -220,6 +220,23 @@ def demo(
 
 
 @app.command()
+def report(
+    date_: Annotated[str, typer.Option("--date", help="Landing date the report is for, YYYY-MM-DD.")],
+    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
+) -> None:
+    """Write the self-contained HTML report for a date (charts: ER by tier, follower growth and anomalies,
+    attributed revenue per model, campaign ROAS/ROI, the funnel, validation) from the published lake."""
+    from influence.report.data import write_report
+    from influence.rules import load_rules
+    from influence.settings import Settings
+
+    settings = Settings()
+    path = write_report(settings.lake_dir.resolve(), (settings.data_dir / "validation").resolve(),
+                        _parse_date(date_, "--date"), load_rules(settings.rules_file), out)
+    console.print(f"report: [bold]{path.resolve()}[/bold]")
+
+
+@app.command()
 def query(sql: Annotated[str, typer.Argument(help="A SQL query for DuckDB.")]) -> None:
     """Run a read-only SQL query on the embedded DuckDB warehouse (the lake is readable with read_parquet too)."""
     import duckdb

@@ -36,6 +36,7 @@ def print_demo_summary(console: Console, settings: Settings, summaries: list) ->
     console.print(f"Warehouse:    [bold]{settings.safe_warehouse_url()}[/bold] (schemas staging, marts, quarantine, "
                   "audit)")
     console.print(f"Data docs:    [bold]{summaries[-1].data_docs}[/bold]")
+    console.print(f"Report:       [bold]{summaries[-1].report}[/bold] (charts; open it in a browser)")
     console.print("\nLook at the outputs (DuckDB reads the lake directly):")
     console.print(
         "  .venv/bin/influence query \"SELECT platform, count(DISTINCT post_id) AS posts, sum(likes) AS likes "

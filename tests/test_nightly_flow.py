@@ -2,6 +2,7 @@
 import hashlib
 import os
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -43,6 +44,16 @@ def _artifact(key: str) -> str:
     with get_client(sync_client=True) as client:
         found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
     return found[-1].data if found else ""
+
+
+def _assert_report(path: str) -> None:
+    """The night's HTML report: self-contained (no script, no remote resource), four charts, the fixture's numbers."""
+    page = Path(path).read_text()
+    assert Path(path).name == f"report-{FIXTURE_DATE}.html"
+    assert page.count("<svg") == 4 and "<script" not in page and "http://" not in page.replace("http://www.w3.org", "")
+    # CMP-001 × INF-0001: fee 1 500 + gifted 120.50 + 10 % of the 59.90 code revenue = 1 626.49, ROAS 59.90 / 1 626.49
+    assert "<td>CMP-001</td><td>INF-0001</td><td>1626.49</td><td>59.9</td><td>0.04</td>" in page
+    assert "rules checked on the 2026-11-02 run" in page and "web_events.event_at.future" in page
 
 
 def _lake_digest(lake) -> dict[str, str]:
@@ -87,6 +98,11 @@ def test_nightly_writes_lake_and_duckdb_and_a_rerun_changes_nothing(prefect_harn
     for table, key in MARTS.items():
         assert _matches_golden(table, _mart_csv(warehouse, table, key)), table
     assert attribution_mismatches(str(warehouse)) == dict.fromkeys(ATTRIBUTION_MISMATCHES, 0)
+    _assert_report(summary.report)
+    from influence.report.data import read_report_data
+    from influence.rules import load_rules
+    data = read_report_data(lake, data_dir / "validation", DS, load_rules())
+    assert (data.visits, data.signups, data.orders) == (2, 2, 1)  # order 4990 converted in October
     assert "# Nightly 2026-11-02" in _artifact(f"nightly-{FIXTURE_DATE}")
     assert "| web_events | loaded | 7 | 4 | 3 |" in _artifact(f"nightly-{FIXTURE_DATE}")
 

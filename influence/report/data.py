@@ -1,0 +1,57 @@
+"""Reads what the report shows for one date from the Parquet lake (written whatever the warehouse) and the
+validation results of that date's latest run."""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from contracts.model import load_contracts, polars_schema
+from influence.report.page import ReportData, render_report
+from influence.rules import Rules
+from sinks.lake import scan_history, scan_whole
+
+
+def _history(lake: Path, table: str, column: str, start: date, end: date) -> pl.DataFrame:
+    schema = polars_schema(load_contracts()[table])
+    return scan_history(lake, "marts", table, column, start, end, schema).collect()
+
+
+def _validation(validation_dir: Path, ds: date) -> tuple[int, list[tuple[str, str, str]]]:
+    runs = sorted((validation_dir / "results" / ds.isoformat()).glob("*.json"), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        return 0, []
+    results = json.loads(runs[-1].read_text())["results"]
+    return len(results), [(r["dataset"], r["rule_id"], r["severity"]) for r in results if not r["success"]]
+
+
+def read_report_data(lake: Path, validation_dir: Path, ds: date, rules: Rules) -> ReportData:
+    month = ds.replace(day=1)
+    conversions = _history(lake, "fct_conversion", "converted_date", month, ds)
+    checked, failed = _validation(validation_dir, ds)
+    return ReportData(
+        ds=ds,
+        benchmark=_history(lake, "mart_tier_benchmark", "month_start_date", month, month),
+        account_daily=_history(lake, "fct_account_daily", "metric_date", ds - timedelta(days=29), ds),
+        attribution=_history(lake, "fct_attribution", "converted_date", month, ds),
+        campaigns=scan_whole(lake, "marts", "mart_campaign_performance",
+                             polars_schema(load_contracts()["mart_campaign_performance"])).collect(),
+        visits=_history(lake, "fct_visit", "visit_date", month, ds).height,
+        signups=conversions.filter(pl.col("conversion_type") == "signup").height,
+        orders=conversions.filter(pl.col("conversion_type") == "order").height,
+        rules_checked=checked, rules_failed=failed,
+        target_min=rules.engagement.target_min, target_max=rules.engagement.target_max)
+
+
+def write_report(lake: Path, validation_dir: Path, ds: date, rules: Rules, out: Path) -> Path:
+    """Render the report for `ds` to `out`, atomically (a browser refreshing it never sees half a page)."""
+    page = render_report(read_report_data(lake, validation_dir, ds, rules))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, out)
+    return out
