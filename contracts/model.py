@@ -177,3 +177,8 @@ def polars_schema(contract: Contract):
                 "date": pl.Date, "timestamp": pl.Datetime("us", "UTC")}[prop.logical_type]
 
     return pl.Schema({p.name: dtype(p) for p in contract.properties})
+
+
+def table_schema(name: str):
+    """The Polars schema of the table a contract names: what a reader of its lake files expects."""
+    return polars_schema(load_contracts()[name])

@@ -11,7 +11,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from contracts.model import load_contracts, polars_schema
+from contracts.model import table_schema
 from flows.context import RunContext
 from flows.tasks import owned_posted_dates
 from sinks.lake import scan_history, scan_whole
@@ -29,7 +29,7 @@ Partition = tuple[str, str, pl.DataFrame, str | None, date | None]
 
 
 def _history(ctx: RunContext, layer: str, table: str, column: str, start: date, end: date) -> pl.LazyFrame:
-    return scan_history(ctx.lake_dir, layer, table, column, start, end, polars_schema(load_contracts()[table]))
+    return scan_history(ctx.lake_dir, layer, table, column, start, end, table_schema(table))
 
 
 def _with_today(ctx: RunContext, table: str, today: pl.DataFrame, start: date, ds: date) -> pl.LazyFrame:
@@ -74,7 +74,7 @@ def build_attribution(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame]
                                               first, ds))
     order_codes = build_order_codes(codes, staged["stg_discount_codes"].lazy()).collect()
     customers = build_dim_customer(scan_whole(ctx.lake_dir, "marts", "dim_customer",
-                                              polars_schema(load_contracts()["dim_customer"])), orders).collect()
+                                              table_schema("dim_customer")), orders).collect()
     conversions = build_fct_conversion(orders, order_codes.lazy(), _with_today(ctx, "stg_signups", staged["stg_signups"],
                                                                                 first, ds),
                                        customers.lazy(), first, last, ctx.rules.currency_rates).collect()
@@ -82,7 +82,7 @@ def build_attribution(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame]
                              rules.path_transform).collect()
     conversions = (conversions.join(build_paths(touches.lazy()).collect(), on="conversion_id", how="left")
                    .with_columns(pl.col("touches").fill_null(0))
-                   .select(polars_schema(load_contracts()["fct_conversion"]).names()))
+                   .select(table_schema("fct_conversion").names()))
     attribution = build_fct_attribution(conversions.lazy(), touches.lazy(), order_codes.lazy(), rules).collect()
     out = {"fct_visit": visits, "fct_conversion": conversions, "fct_attribution": attribution,
            "dim_customer": customers,
@@ -135,7 +135,7 @@ def _campaigns(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame], posts
         return pl.concat([earlier, fresh.lazy()], how="vertical_relaxed")
 
     previous = scan_whole(ctx.lake_dir, "marts", "mart_campaign_performance",
-                          polars_schema(load_contracts()["mart_campaign_performance"]))
+                          table_schema("mart_campaign_performance"))
     return build_mart_campaign_performance(
         campaigns.lazy(), span("fct_post_engagement", "posted_date", posts, post_first),
         span("fct_visit", "visit_date", visits, visit_first),

@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import make_url
 
 from contracts.checkpoint import RunValidation, validate_run
-from contracts.model import load_contracts, polars_schema
+from contracts.model import load_contracts, table_schema
 from contracts.rules import reference_targets, row_rules
 from flows.context import RunContext
 from schemas.raw import BY_NAME as RAW_DATASETS
@@ -107,7 +107,7 @@ def build_marts(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame]) -> d
                                ds - timedelta(days=LAST_POSTS_LOOKBACK_DAYS), first_owned - timedelta(days=1), fct.schema)
     previous_days = scan_history(ctx.lake_dir, "marts", "fct_account_daily", "metric_date",
                                  min(month_start(ds), ds - timedelta(days=ctx.rules.engagement.window_days)),
-                                 ds - timedelta(days=1), polars_schema(load_contracts()["fct_account_daily"]))
+                                 ds - timedelta(days=1), table_schema("fct_account_daily"))
     daily = build_fct_account_daily(
         pl.concat([account_history, accounts.lazy()], how="vertical_relaxed"),
         pl.concat([older_posts, fct.lazy()], how="vertical_relaxed"), previous_days, ds, ctx.rules.tiers,

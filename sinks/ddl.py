@@ -5,7 +5,6 @@ DuckDB speaks PostgreSQL's DDL, so one dialect renders statements for both wareh
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import pyarrow as pa
 import sqlalchemy as sa

@@ -7,7 +7,6 @@ rather than duplicates, and a crash rolls back to the previous partition whole. 
 from __future__ import annotations
 
 import io
-from datetime import date
 from pathlib import Path
 from typing import Protocol
 

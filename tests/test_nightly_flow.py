@@ -10,7 +10,6 @@ import pytest
 
 from tests.conftest import FIXTURE_DATE, FIXTURES
 from tests.mart_checks import ATTRIBUTION_MISMATCHES, attribution_mismatches
-from transforms.staging.models import STAGING_MODELS
 
 DS = date.fromisoformat(FIXTURE_DATE)
 

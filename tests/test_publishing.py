@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from contracts.model import contracts_in
-from sinks.lake import partition_file, sweep_temporaries, write_partition
+from sinks.lake import sweep_temporaries, write_partition
 from sinks.warehouse import IncompatibleSchemaError, connect_warehouse
 from tests.conftest import FIXTURE_DATE
 from tests.crash_helper import DAY, rows

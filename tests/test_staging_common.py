@@ -1,5 +1,5 @@
 """The shared parsing expressions of the staging layer, on tiny inline frames."""
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import polars as pl

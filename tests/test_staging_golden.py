@@ -11,7 +11,7 @@ import pytest
 
 from contracts.model import load_contracts
 from contracts.rules import row_rules
-from schemas.raw import BY_NAME as RAW, DATASETS
+from schemas.raw import DATASETS
 from sources.ingest import ingest_dataset, scan_raw
 from tests.conftest import FIXTURE_DATE, FIXTURES, TEST_PII_KEY
 from transforms.quarantine import same_day_references, split_batch

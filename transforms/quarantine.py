@@ -94,7 +94,7 @@ def _dedupe(passed: pl.DataFrame, contract: Contract, checked: pl.DataFrame) -> 
     shown_key = ", ".join(contract.primary_key)
     superseded = ordered.filter(pl.col("_row_number") != pl.col("__winner")).with_columns(
         rule_id=pl.lit(f"{contract.name}.duplicate_key"), failed_rules=pl.lit(f"{contract.name}.duplicate_key"),
-        reason=pl.concat_str([pl.lit(f"superseded by line "), pl.col("__winner").cast(pl.String),
+        reason=pl.concat_str([pl.lit("superseded by line "), pl.col("__winner").cast(pl.String),
                               pl.lit(f" (same {shown_key})")]))
     return ordered.filter(pl.col("_row_number") == pl.col("__winner")), superseded
 

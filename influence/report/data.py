@@ -10,15 +10,14 @@ from pathlib import Path
 
 import polars as pl
 
-from contracts.model import load_contracts, polars_schema
+from contracts.model import table_schema
 from influence.report.page import ReportData, render_report
 from influence.rules import Rules
 from sinks.lake import scan_history, scan_whole
 
 
 def _history(lake: Path, table: str, column: str, start: date, end: date) -> pl.DataFrame:
-    schema = polars_schema(load_contracts()[table])
-    return scan_history(lake, "marts", table, column, start, end, schema).collect()
+    return scan_history(lake, "marts", table, column, start, end, table_schema(table)).collect()
 
 
 def _validation(validation_dir: Path, ds: date) -> tuple[int, list[tuple[str, str, str]]]:
@@ -39,7 +38,7 @@ def read_report_data(lake: Path, validation_dir: Path, ds: date, rules: Rules) -
         account_daily=_history(lake, "fct_account_daily", "metric_date", ds - timedelta(days=29), ds),
         attribution=_history(lake, "fct_attribution", "converted_date", month, ds),
         campaigns=scan_whole(lake, "marts", "mart_campaign_performance",
-                             polars_schema(load_contracts()["mart_campaign_performance"])).collect(),
+                             table_schema("mart_campaign_performance")).collect(),
         visits=_history(lake, "fct_visit", "visit_date", month, ds).height,
         signups=conversions.filter(pl.col("conversion_type") == "signup").height,
         orders=conversions.filter(pl.col("conversion_type") == "order").height,

@@ -6,8 +6,8 @@ from datetime import date, timedelta
 import polars as pl
 
 from transforms.attribution.conversions import to_reporting
+from transforms.staging.common import MONEY
 
-MONEY = pl.Decimal(18, 2)
 KEY = ["campaign_id", "influencer_id"]
 
 

@@ -9,8 +9,8 @@ import polars as pl
 from transforms.attribution.journeys import credited_to
 from transforms.attribution.markov import markov_removal_effects
 from transforms.attribution.shapley import shapley_values
+from transforms.staging.common import MONEY
 
-MONEY = pl.Decimal(18, 2)
 LEVELS = {"channel": pl.col("channel").fill_null("none"),
           "influencer_campaign": credited_to(pl.col("channel"), pl.col("influencer_id"), pl.col("campaign_id"))}
 _OUT = ["level", "credited_to", "model", "conversions", "revenue", "removal_effect", "month_start_date"]

@@ -5,7 +5,7 @@ from datetime import date
 
 import polars as pl
 
-MONEY = pl.Decimal(18, 2)
+from transforms.staging.common import MONEY
 
 
 def latest_orders(orders: pl.LazyFrame, codes: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:

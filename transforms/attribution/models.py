@@ -12,10 +12,10 @@ import polars as pl
 
 from influence.rules import Attribution
 from transforms.attribution.journeys import credited_to
+from transforms.staging.common import MONEY
 
 TOUCH_MODELS = ("first_touch", "last_touch", "linear", "position_based", "time_decay")
 MODELS = ("code", *TOUCH_MODELS)
-MONEY = pl.Decimal(18, 2)
 
 
 def _touch_credit(model: str, rules: Attribution) -> pl.Expr:
