@@ -15,7 +15,7 @@ from contracts.model import table_schema
 from flows.context import RunContext
 from flows.tasks import owned_posted_dates
 from sinks.lake import scan_history, scan_whole
-from transforms.attribution.campaigns import build_mart_campaign_performance, settled_before
+from transforms.attribution.campaigns import build_mart_campaign_performance, campaigns_to_recompute
 from transforms.attribution.channels import build_mart_channel_attribution, build_nonconverting_paths
 from transforms.attribution.conversions import (
     build_dim_customer, build_fct_conversion, build_order_codes, latest_orders,
@@ -124,8 +124,9 @@ def _campaigns(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame], posts
                visits: pl.DataFrame, attribution: pl.DataFrame) -> pl.DataFrame:
     """Open campaigns are recomputed from their start; settled ones are carried over from the previous run."""
     campaigns = staged["stg_campaigns"]
-    open_starts = campaigns.filter(pl.col("end_date") >= settled_before(ds, settle_days(ctx)))["start_date"]
-    start = min(open_starts.min() or ds, ds)
+    previous = scan_whole(ctx.lake_dir, "marts", "mart_campaign_performance", table_schema("mart_campaign_performance"))
+    starts = campaigns_to_recompute(campaigns.lazy(), previous, ds, settle_days(ctx)).collect()["start_date"]
+    start = min(starts.min() or ds, ds)
     post_first, _ = owned_posted_dates(ds, ctx)
     visit_first, _ = owned_visit_dates(ds)
     conv_first, _ = owned_conversion_dates(ds, ctx)
@@ -134,8 +135,6 @@ def _campaigns(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame], posts
         earlier = _history(ctx, "marts", table, column, start, fresh_from - timedelta(days=1))
         return pl.concat([earlier, fresh.lazy()], how="vertical_relaxed")
 
-    previous = scan_whole(ctx.lake_dir, "marts", "mart_campaign_performance",
-                          table_schema("mart_campaign_performance"))
     return build_mart_campaign_performance(
         campaigns.lazy(), span("fct_post_engagement", "posted_date", posts, post_first),
         span("fct_visit", "visit_date", visits, visit_first),

@@ -248,3 +248,14 @@ def test_campaign_roi_columns_follow_their_formulas():
     linear = out.filter(model="linear").row(0, named=True)
     assert (linear["orders"], linear["signups"], float(linear["net_revenue"]), linear["cpa"]) == (0.5, 1.0, 250, 4500)
     assert out.filter(model="first_touch").row(0, named=True)["cpa"] is None
+
+
+def test_a_settled_campaign_is_computed_once_then_carried_over():
+    from transforms.attribution.campaigns import campaigns_to_recompute
+
+    campaigns = pl.LazyFrame({"campaign_id": ["OLD", "OLD", "NEW"], "influencer_id": ["I1", "I2", "I1"],
+                              "end_date": [date(2026, 9, 1), date(2026, 9, 1), date(2026, 11, 30)]})
+    previous = pl.LazyFrame({"campaign_id": ["OLD"], "influencer_id": ["I1"], "model": ["code"]})
+    recomputed = campaigns_to_recompute(campaigns, previous, DAY, 37).collect()
+    # OLD × I1 ended long ago and is in the previous mart: carried; OLD × I2 never computed (first run): computed
+    assert sorted(recomputed.select("campaign_id", "influencer_id").rows()) == [("NEW", "I1"), ("OLD", "I2")]

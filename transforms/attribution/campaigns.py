@@ -17,6 +17,15 @@ def settled_before(as_of: date, settle_days: int) -> date:
     return as_of - timedelta(days=settle_days)
 
 
+def campaigns_to_recompute(campaigns: pl.LazyFrame, previous: pl.LazyFrame, as_of: date,
+                           settle_days: int) -> pl.LazyFrame:
+    """The roster's campaign × influencer rows a run computes: those not settled yet, and settled ones the previous
+    mart lacks (a first run, a backfill starting after they ended) — computed once, then carried over."""
+    unsettled = campaigns.filter(pl.col("end_date") >= settled_before(as_of, settle_days))
+    missing = campaigns.join(previous.select(KEY).unique(), on=KEY, how="anti")
+    return pl.concat([unsettled, missing]).unique(KEY, keep="first", maintain_order=True)
+
+
 def _ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
     d = denominator.cast(pl.Float64)
     return pl.when(d > 0).then(numerator.cast(pl.Float64) / d)
@@ -33,7 +42,7 @@ def build_mart_campaign_performance(campaigns: pl.LazyFrame, posts: pl.LazyFrame
     null when their denominator is 0: CPE = cost / engagements, CPM = 1 000 × cost / impressions, CPV = cost / visits,
     CPA = cost / orders, ROAS = net revenue / cost, ROI = (net revenue − cost) / cost.
     """
-    open_ = campaigns.filter(pl.col("end_date") >= settled_before(as_of, settle_days))
+    open_ = campaigns_to_recompute(campaigns, previous, as_of, settle_days)
     content = (posts.filter(pl.col("campaign_id").is_not_null()).group_by(KEY).agg(
         posts=pl.len().cast(pl.Int64), reach=pl.col("reach").sum().cast(pl.Int64),
         impressions=pl.col("impressions").sum().cast(pl.Int64),

@@ -1,0 +1,152 @@
+"""Nightly benchmark: generate a sample at a profile's scale, run the nightlies before day N untimed (the history a
+real night has in place), then time the night of day N stage by stage.
+
+    python -m benchmarks.run --profile S|M|L [--days N] [--json OUT] [--data-dir DIR]
+
+Stage times come from Prefect's own task runs of that flow run (nothing is re-wired here); peak memory per stage is
+the process RSS sampled every 20 ms while the stage's tasks ran. Generation and the history nights are not counted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+PROFILES = {  # scale 1 ≈ 300 accounts, 52 k web events, ~400 orders a day
+    "S": {"scale": 0.02, "days": 3},
+    "M": {"scale": 1.0, "days": 14},
+    "L": {"scale": 40.0, "days": 30},  # ≈ 12 k accounts, 2 M web events, 16 k orders a day
+}
+STAGES = (  # task-name prefix → reported stage
+    ("ingest-", "ingest"), ("check-warehouse-", "load_warehouse"), ("check-", "validate"), ("validate-", "validate"),
+    ("stage-", "staging"), ("build-marts-", "engagement"), ("build-attribution-", "attribution"),
+    ("publish-parquet-", "publish_parquet"), ("load-warehouse-", "load_warehouse"), ("record-audit-", "load_warehouse"),
+    ("publish-bi-copy-", "report"), ("write-report-", "report"), ("publish-artifacts-", "report"),
+)
+
+
+@dataclass
+class Stage:
+    name: str
+    seconds: float
+    rows_per_second: float
+    peak_rss_mib: float
+
+
+class RssSampler(threading.Thread):
+    """Samples this process's resident set size (from /proc) until stopped."""
+
+    def __init__(self, every: float = 0.02):
+        super().__init__(daemon=True)
+        self.every, self.samples, self._halt = every, [], threading.Event()
+
+    @staticmethod
+    def rss_mib() -> float:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.samples.append((datetime.now(timezone.utc), self.rss_mib()))
+            time.sleep(self.every)
+
+    def stop(self) -> list[tuple[datetime, float]]:
+        self._halt.set()
+        self.join()
+        return self.samples
+
+
+def _stage_of(task_name: str) -> str:
+    return next((stage for prefix, stage in STAGES if task_name.startswith(prefix)), "other")
+
+
+def stage_table(task_runs: list, samples: list[tuple[datetime, float]], rows_in: int) -> list[Stage]:
+    """Prefect task runs of one flow run and RSS samples → one row per stage (wall seconds summed over its tasks)."""
+    spans: dict[str, list[tuple[datetime, datetime]]] = {}
+    for run in task_runs:
+        if run.start_time and run.end_time:
+            spans.setdefault(_stage_of(run.name), []).append((run.start_time, run.end_time))
+    stages = []
+    for name, windows in spans.items():
+        seconds = sum((end - start).total_seconds() for start, end in windows)
+        peak = max((rss for at, rss in samples if any(start <= at <= end for start, end in windows)), default=0.0)
+        stages.append(Stage(name, round(seconds, 3), round(rows_in / seconds) if seconds else 0.0, round(peak, 1)))
+    order = [stage for _, stage in STAGES]
+    return sorted(stages, key=lambda s: order.index(s.name) if s.name in order else len(order))
+
+
+def _task_runs(flow_run_id: str) -> list:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    runs: list = []
+    with get_client(sync_client=True) as client:
+        while page := client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                                            limit=200, offset=len(runs)):
+            runs += page
+    return runs
+
+
+def run_benchmark(profile: str, days: int, data_dir: Path) -> dict:
+    from influence.sample import generate
+
+    scale = PROFILES[profile]["scale"]
+    start = date(2026, 11, 1)
+    os.environ.update(INFLUENCE_DATA_DIR=str(data_dir), PREFECT_LOGGING_LEVEL="WARNING")
+    os.environ.setdefault("INFLUENCE_PII_KEY", "benchmark-key")
+    generate(data_dir / "landing", start, days, scale=scale, dirty_rate=0.01)
+
+    from flows.nightly import nightly
+
+    for i in range(days - 1):
+        nightly(ds=start + timedelta(days=i))
+    sampler = RssSampler()
+    sampler.start()
+    started = time.perf_counter()
+    summary = nightly(ds=start + timedelta(days=days - 1))
+    wall = time.perf_counter() - started
+    samples = sampler.stop()
+    rows_in = sum(info["rows"] or 0 for info in summary.ingested.values())
+    stages = stage_table(_task_runs(summary.run_id), samples, rows_in)
+    validate = sum(s.seconds for s in stages if s.name == "validate")
+    return {"profile": profile, "scale": scale, "day": days, "rows_in": rows_in, "wall_seconds": round(wall, 2),
+            "peak_rss_mib": round(max(rss for _, rss in samples), 1),
+            "max_rss_mib_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "validation_share": round(validate / wall, 3), "stages": [asdict(s) for s in stages],
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Time a nightly run stage by stage at a profile's scale.")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="S")
+    parser.add_argument("--days", type=int, help="measure the night of this day (default: the profile's)")
+    parser.add_argument("--json", type=Path, help="also write the result as JSON here")
+    parser.add_argument("--data-dir", type=Path, help="keep the data here (default: a temporary folder)")
+    args = parser.parse_args()
+    for name, value in (("DO_NOT_TRACK", "1"), ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
+                        ("GX_ANALYTICS_ENABLED", "false")):
+        os.environ.setdefault(name, value)
+    days = args.days or PROFILES[args.profile]["days"]
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run_benchmark(args.profile, days, args.data_dir or Path(tmp) / "data")
+    print(f"profile {result['profile']} (scale {result['scale']}), night of day {result['day']}: "
+          f"{result['rows_in']:,} raw rows in, {result['wall_seconds']} s wall, peak RSS {result['peak_rss_mib']} MiB, "
+          f"validation {result['validation_share']:.0%} of wall")
+    print(f"{'stage':<16}{'seconds':>9}{'rows/s':>12}{'peak RSS MiB':>14}")
+    for stage in result["stages"]:
+        print(f"{stage['name']:<16}{stage['seconds']:>9.2f}{stage['rows_per_second']:>12,.0f}"
+              f"{stage['peak_rss_mib']:>14,.1f}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""The benchmark harness runs from the command line and reports every stage's time and peak memory as JSON."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_profile_s_writes_per_stage_time_and_memory(tmp_path):
+    out = tmp_path / "out.json"
+    done = subprocess.run([sys.executable, "-m", "benchmarks.run", "--profile", "S", "--json", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(out.read_text())
+    stages = {s["name"]: s for s in result["stages"]}
+    assert {"ingest", "validate", "staging", "engagement", "attribution", "publish_parquet",
+            "load_warehouse"} <= stages.keys()
+    assert all(s["seconds"] > 0 and s["peak_rss_mib"] > 0 for s in stages.values())
+    assert result["rows_in"] > 0 and 0 < result["validation_share"] < 1 and result["peak_rss_mib"] > 100
+    assert sum(s["seconds"] for s in stages.values()) <= result["wall_seconds"]
+    assert "validate" in done.stdout and "peak RSS" in done.stdout
