@@ -36,12 +36,16 @@ def _matches_golden(name: str, actual: str) -> bool:
     return actual == expected.read_text()
 
 
-def _artifact(key: str) -> str:
+def _artifact(key: str, flow_run_id: str) -> str:
+    """The artifact `key` of one flow run (other tests of the session run the same date with other data)."""
+    from uuid import UUID
+
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(flow_run_id)])))
     return found[-1].data if found else ""
 
 
@@ -102,8 +106,8 @@ def test_nightly_writes_lake_and_duckdb_and_a_rerun_changes_nothing(prefect_harn
     from influence.rules import load_rules
     data = read_report_data(lake, data_dir / "validation", DS, load_rules())
     assert (data.visits, data.signups, data.orders) == (2, 2, 1)  # order 4990 converted in October
-    assert "# Nightly 2026-11-02" in _artifact(f"nightly-{FIXTURE_DATE}")
-    assert "| web_events | loaded | 7 | 4 | 3 |" in _artifact(f"nightly-{FIXTURE_DATE}")
+    artifact = _artifact(f"nightly-{FIXTURE_DATE}", summary.run_id)
+    assert "# Nightly 2026-11-02" in artifact and "| web_events | loaded | 7 | 4 | 3 |" in artifact
 
     again = nightly(ds=DS)
     assert {info["status"] for info in again.ingested.values()} == {"skipped"}

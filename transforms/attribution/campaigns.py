@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from transforms.attribution.conversions import to_reporting
+from transforms.numeric import stable_sum
 from transforms.staging.common import MONEY
 
 KEY = ["campaign_id", "influencer_id"]
@@ -46,11 +47,11 @@ def build_mart_campaign_performance(campaigns: pl.LazyFrame, posts: pl.LazyFrame
     content = (posts.filter(pl.col("campaign_id").is_not_null()).group_by(KEY).agg(
         posts=pl.len().cast(pl.Int64), reach=pl.col("reach").sum().cast(pl.Int64),
         impressions=pl.col("impressions").sum().cast(pl.Int64),
-        engagements=pl.col("engagements").sum().cast(pl.Int64), emv=pl.col("emv").sum().cast(MONEY)))
+        engagements=pl.col("engagements").sum().cast(pl.Int64), emv=stable_sum(pl.col("emv")).cast(MONEY)))
     traffic = visits.filter(pl.col("campaign_id").is_not_null()).group_by(KEY).agg(visits=pl.len().cast(pl.Int64))
     credited = attribution.filter(pl.col("campaign_id").is_not_null()).group_by(*KEY, "model").agg(
-        signups=pl.col("credit").filter(pl.col("conversion_type") == "signup").sum(),
-        orders=pl.col("credit").filter(pl.col("conversion_type") == "order").sum(),
+        signups=stable_sum(pl.col("credit").filter(pl.col("conversion_type") == "signup")),
+        orders=stable_sum(pl.col("credit").filter(pl.col("conversion_type") == "order")),
         net_revenue=pl.col("attributed_revenue").sum().cast(MONEY))
     by_code = credited.filter(pl.col("model") == "code").select(*KEY, code_net_revenue="net_revenue")
     per_model = open_.join(pl.LazyFrame({"model": list(models)}), how="cross")

@@ -9,6 +9,7 @@ import polars as pl
 from transforms.attribution.journeys import credited_to
 from transforms.attribution.markov import markov_removal_effects
 from transforms.attribution.shapley import shapley_values
+from transforms.numeric import stable_sum
 from transforms.staging.common import MONEY
 
 LEVELS = {"channel": pl.col("channel").fill_null("none"),
@@ -34,7 +35,8 @@ def build_nonconverting_paths(visits: pl.LazyFrame) -> pl.LazyFrame:
     converted = visits.filter(pl.col("has_signup") | pl.col("has_checkout")).select("anonymous_id").unique()
     return (visits.join(converted, on="anonymous_id", how="anti").sort("anonymous_id", "visit_started_at", "visit_id")
             .group_by("anonymous_id").agg(channel_path=LEVELS["channel"].str.join(" > "),
-                                          touch_path=LEVELS["influencer_campaign"].str.join(" > ")))
+                                          touch_path=LEVELS["influencer_campaign"].str.join(" > "))
+            .sort("anonymous_id"))
 
 
 def build_mart_channel_attribution(attribution: pl.LazyFrame, conversions: pl.LazyFrame,
@@ -44,7 +46,7 @@ def build_mart_channel_attribution(attribution: pl.LazyFrame, conversions: pl.La
     frames = []
     for level, key in LEVELS.items():
         rules = attribution.group_by(credited_to=key, model=pl.col("model")).agg(
-            conversions=pl.col("credit").sum(), revenue=pl.col("attributed_revenue").sum().cast(MONEY))
+            conversions=stable_sum(pl.col("credit")), revenue=pl.col("attributed_revenue").sum().cast(MONEY))
         frames.append(rules.with_columns(level=pl.lit(level), removal_effect=pl.lit(None, pl.Float64)))
         column = "channel_path" if level == "channel" else "touch_path"
         paths = _path_frame(conversions, nonconverting, column)

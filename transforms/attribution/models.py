@@ -12,6 +12,7 @@ import polars as pl
 
 from influence.rules import Attribution
 from transforms.attribution.journeys import credited_to
+from transforms.numeric import stable_sum
 from transforms.staging.common import MONEY
 
 TOUCH_MODELS = ("first_touch", "last_touch", "linear", "position_based", "time_decay")
@@ -36,7 +37,7 @@ def _touch_credit(model: str, rules: Attribution) -> pl.Expr:
         return pl.when(n == 1).then(1.0).when(n == 2).then(two).otherwise(many)
     age_days = (pl.col("converted_at") - pl.col("touch_at")).dt.total_microseconds() / 86_400e6
     weight = pl.lit(0.5).pow(age_days / rules.time_decay_half_life_days)
-    return weight / weight.sum().over("conversion_id")
+    return weight / stable_sum(weight).over("conversion_id")
 
 
 def credit_touches(touches: pl.LazyFrame, rules: Attribution) -> pl.LazyFrame:
@@ -85,7 +86,7 @@ def build_fct_attribution(conversions: pl.LazyFrame, touches: pl.LazyFrame, orde
     rows = (pl.concat([credits, uncredited], how="diagonal_relaxed")
             .with_columns(credited_to=credited_to(pl.col("channel"), pl.col("influencer_id"), pl.col("campaign_id")))
             .group_by("conversion_id", "model", "credited_to")
-            .agg(pl.col("channel", "influencer_id", "campaign_id", "evidence").first(), credit=pl.col("credit").sum()))
+            .agg(pl.col("channel", "influencer_id", "campaign_id", "evidence").first(), credit=stable_sum(pl.col("credit"))))
     described = rows.join(conversions.select("conversion_id", "conversion_type", "converted_at", "converted_date",
                                              "net_revenue"), on="conversion_id")
     return (_allocate_cents(described)

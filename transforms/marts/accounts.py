@@ -11,6 +11,7 @@ import polars as pl
 
 from influence.rules import Engagement
 from transforms.marts.engagement import er_benchmark, tier
+from transforms.numeric import stable_mean
 
 LAST_POSTS_LOOKBACK_DAYS = 90  # "the last 12 posts" are searched this far back
 
@@ -48,8 +49,8 @@ def _growth(history: pl.LazyFrame, as_of: date, rules: Engagement) -> pl.LazyFra
 def _engagement_windows(posts: pl.LazyFrame, as_of: date, rules: Engagement) -> pl.LazyFrame:
     rated = posts.filter((pl.col("posted_date") <= as_of) & pl.col("er_followers").is_not_null() & ~pl.col("is_story"))
     window = rated.filter(pl.col("posted_date") > as_of - timedelta(days=rules.window_days)).group_by("account_id").agg(
-        posts_30d=pl.len(), er_30d_mean=pl.col("er_followers").mean())
-    last = (rated.sort("posted_at").group_by("account_id")
+        posts_30d=pl.len(), er_30d_mean=stable_mean(pl.col("er_followers")))
+    last = (rated.sort("posted_at", "er_followers").group_by("account_id")
             .agg(er_last12_median=pl.col("er_followers").tail(rules.last_n_posts).median()))
     published = posts.filter(pl.col("posted_date") == as_of).group_by("account_id").agg(
         posts_published=pl.len())
