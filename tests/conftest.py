@@ -53,3 +53,18 @@ def pg_url() -> str:
         for schema in ("staging", "marts", "audit"):
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     return url
+
+
+def run_demo(tmp_path: Path, monkeypatch, *args: str):
+    """`influence demo` into a fresh data dir with no PII key (the demo makes a dev key): the README's main job."""
+    from typer.testing import CliRunner
+
+    from influence.cli import app
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("INFLUENCE_DATA_DIR", str(data))
+    monkeypatch.delenv("INFLUENCE_PII_KEY", raising=False)
+    monkeypatch.delenv("INFLUENCE_WAREHOUSE_URL", raising=False)
+    result = CliRunner().invoke(app, ["demo", *args])
+    assert result.exit_code == 0, result.output
+    return data, result

@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from influence.cli import app
+from tests.conftest import run_demo
 from tests.mart_checks import MISMATCHES, coverage, mart_mismatches
 from transforms.staging.models import STAGING_MODELS
 
@@ -13,12 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_demo_end_to_end(prefect_harness, tmp_path, monkeypatch):
-    data = tmp_path / "data"
-    monkeypatch.setenv("INFLUENCE_DATA_DIR", str(data))
-    monkeypatch.delenv("INFLUENCE_PII_KEY", raising=False)
-    monkeypatch.delenv("INFLUENCE_WAREHOUSE_URL", raising=False)
-    result = CliRunner().invoke(app, ["demo", "--days", "3", "--scale", "0.05", "--dirty-rate", "0.02"])
-    assert result.exit_code == 0, result.output
+    data, result = run_demo(tmp_path, monkeypatch, "--days", "3", "--scale", "0.05", "--dirty-rate", "0.02")
     assert "created a random dev key" in result.output
     assert "3 nightly runs" in result.output and "read_parquet(" in result.output
 

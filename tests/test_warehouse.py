@@ -29,6 +29,13 @@ def _evolve(url: str) -> None:
         warehouse.close()
 
 
+def _pg_rows(url: str, query: str) -> list[tuple]:
+    parsed = make_url(url)
+    with psycopg.connect(host=parsed.host, port=parsed.port or 5432, user=parsed.username, password=parsed.password,
+                         dbname=parsed.database) as conn:
+        return conn.execute(query).fetchall()
+
+
 EXPECTED = [("p1", 10, None, D1), ("p2", 20, None, D1), ("p1", 10, 7, D2), ("p2", 20, None, D2)]
 QUERY = "SELECT post_id, views, impressions, landing_date FROM staging.stg_evolving ORDER BY landing_date, post_id"
 
@@ -42,10 +49,7 @@ def test_duckdb_adds_a_new_contract_column_and_keeps_old_rows(tmp_path):
 @pytest.mark.postgres
 def test_postgres_adds_a_new_contract_column_and_keeps_old_rows(pg_url):
     _evolve(pg_url)
-    parsed = make_url(pg_url)
-    with psycopg.connect(host=parsed.host, port=parsed.port or 5432, user=parsed.username, password=parsed.password,
-                         dbname=parsed.database) as conn:
-        assert conn.execute(QUERY).fetchall() == EXPECTED
+    assert _pg_rows(pg_url, QUERY) == EXPECTED
 
 
 
@@ -85,7 +89,4 @@ def test_duckdb_a_post_moving_partition_is_never_a_duplicate_key(tmp_path):
 @pytest.mark.postgres
 def test_postgres_a_post_moving_partition_is_never_a_duplicate_key(pg_url):
     _move_a_post(pg_url)
-    parsed = make_url(pg_url)
-    with psycopg.connect(host=parsed.host, port=parsed.port or 5432, user=parsed.username, password=parsed.password,
-                         dbname=parsed.database) as conn:
-        assert conn.execute(MOVED).fetchall() == [("p1", D2)]
+    assert _pg_rows(pg_url, MOVED) == [("p1", D2)]
