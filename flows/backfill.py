@@ -1,17 +1,37 @@
-"""The backfill flow: the nightly flow for each landing date of a range, oldest first.
+"""The backfill flow: the nightly flow for each landing date of a range, oldest first, with the landing files of
+every day ingested ahead, `concurrency` at a time.
 
 Oldest first because each day reads what earlier days published: the attribution lookback reads earlier visits,
 restatement windows rewrite earlier conversions, rolling engagement windows read earlier account days. Run in that
-order, a backfill's outputs equal the nightlies run one after another; every day is idempotent, so an interrupted
-backfill resumes by running again from the day that failed.
+order, a backfill's outputs equal the nightlies run one after another. Ingestion (landing file → raw lake) reads and
+writes nothing of any other day, so it is the part that runs ahead in parallel; a nightly then finds its files
+already loaded (same checksum) and goes straight to its checks. Every day is idempotent, so an interrupted backfill
+resumes by running again.
+
+With `deployments`, each day runs as a flow run of the `ingest` and `nightly` deployments instead of in this
+process, so the work spreads over every worker of the pool; an idempotency key per backfill run and day means a
+retried backfill does not start a day twice.
 """
 from __future__ import annotations
 
+import contextvars
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 from prefect import flow, get_run_logger
+from prefect.deployments import run_deployment
+from prefect.runtime import flow_run
 
+from flows.context import RunContext
 from flows.nightly import RunSummary, nightly
+from flows.runners import run_all, task_runner
+from flows.tasks import ingest
+from influence.settings import load_settings
+from schemas.raw import DATASETS
+from sources.ingest import IngestResult
+
+INGEST_DEPLOYMENT, NIGHTLY_DEPLOYMENT = "ingest/ingest", "nightly/nightly"
 
 
 def backfill_days(start: date, end: date) -> list[date]:
@@ -20,12 +40,63 @@ def backfill_days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
+@flow(name="ingest", flow_run_name="ingest-{ds}", log_prints=False)
+def ingest_landing(ds: date) -> dict[str, IngestResult]:
+    """Load `ds`'s landing files into the raw lake (exactly once per file content); checks and marts are the
+    nightly's."""
+    settings = load_settings()
+    ctx = RunContext.from_settings(settings, str(flow_run.id or uuid.uuid4()))
+    with task_runner(settings) as runner:
+        return run_all(runner, ingest, {d.name: dict(dataset=d.name, ds=ds, ctx=ctx) for d in DATASETS})
+
+
+def _ingest_ahead(days: list[date], concurrency: int) -> None:
+    """Every (dataset, day) landing file of the range, `concurrency` at a time (or across the Dask cluster)."""
+    settings = load_settings()
+    ctx = RunContext.from_settings(settings, str(flow_run.id or uuid.uuid4()))
+    with task_runner(settings, max_workers=concurrency) as runner:
+        run_all(runner, ingest, {f"{d.name}-{day}": dict(dataset=d.name, ds=day, ctx=ctx)
+                                 for day in days for d in DATASETS})
+
+
+def _run_deployment(name: str, day: date, backfill_id: str, attempt: int) -> None:
+    """One day as a flow run of deployment `name`, waited for. The idempotency key makes a retry of this backfill
+    reuse the day's run; only a day whose run did not complete is started again, under a new key."""
+    key = f"backfill-{backfill_id}-{name}-{day}"
+    run = run_deployment(name, parameters={"ds": day.isoformat()}, idempotency_key=key, timeout=None)
+    if run.state is not None and run.state.is_final() and not run.state.is_completed() and attempt > 1:
+        run = run_deployment(name, parameters={"ds": day.isoformat()}, idempotency_key=f"{key}-attempt-{attempt}",
+                             timeout=None)
+    if run.state is None or not run.state.is_completed():
+        raise RuntimeError(f"{name} for {day} ended {run.state.name if run.state else 'without a state'} "
+                           f"(flow run {run.name}); fix it and run the backfill again, it resumes idempotently")
+
+
 @flow(name="backfill", flow_run_name="backfill-{start}-{end}", log_prints=False)
-def backfill(start: date, end: date) -> list[RunSummary]:
-    """Run the nightly flow for every landing date from `start` to `end` (inclusive), oldest first, each as a child
-    flow run."""
-    summaries = []
-    for day in backfill_days(start, end):
-        summaries.append(nightly(ds=day))
-        get_run_logger().info("backfill: %s done", day)
+def backfill(start: date, end: date, concurrency: int = 1, deployments: bool = False) -> list[RunSummary | None]:
+    """Run the nightly flow for every landing date from `start` to `end` (inclusive), oldest first, after ingesting
+    the range's landing files `concurrency` days at a time. Returns each day's summary (None for a day run through
+    the deployments, whose summary lives in that flow run)."""
+    if concurrency < 1:
+        raise ValueError(f"backfill concurrency must be at least 1, not {concurrency}")
+    days = backfill_days(start, end)
+    log = get_run_logger()
+    backfill_id, attempt = str(flow_run.id or uuid.uuid4()), flow_run.run_count or 1
+    if deployments:
+        def ingest_day(day: date) -> None:  # each thread carries this flow run's context: the runs are its children
+            context.copy().run(_run_deployment, INGEST_DEPLOYMENT, day, backfill_id, attempt)
+
+        context = contextvars.copy_context()
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            list(pool.map(ingest_day, days))
+    elif concurrency > 1:
+        _ingest_ahead(days, concurrency)
+    summaries: list[RunSummary | None] = []
+    for day in days:
+        if deployments:
+            _run_deployment(NIGHTLY_DEPLOYMENT, day, backfill_id, attempt)
+            summaries.append(None)
+        else:
+            summaries.append(nightly(ds=day))
+        log.info("backfill: %s done", day)
     return summaries

@@ -18,6 +18,7 @@ from contracts.checkpoint import ValidationFailed
 from flows.artifacts import publish_artifacts, write_run_report
 from flows.attribution_tasks import attribution_partitions, build_attribution
 from flows.context import RunContext
+from flows.runners import run_all, task_runner
 from flows.tasks import (
     build_marts, check_raw, check_warehouse, ingest, load_warehouse, owned_posted_dates, publish_bi_copy,
     publish_parquet, record_audit, stage, validate,
@@ -25,6 +26,7 @@ from flows.tasks import (
 from influence.settings import load_settings
 from schemas.raw import DATASETS
 from sinks.lake import sweep_temporaries
+from sources.ingest import arrived_late
 from transforms.marts.benchmark import month_start
 from transforms.audit import SourceOutcome, build_run_sources
 from transforms.staging.models import STAGING_MODELS
@@ -71,10 +73,17 @@ def _posted_date_partitions(fct: pl.DataFrame, ds: date, ctx: RunContext) -> lis
             for day in days]
 
 
+def late_days(ds: date, ctx: RunContext) -> list[date]:
+    """Earlier landing dates, within late_data.restate_days, that received a file after their night ran."""
+    days = [ds - timedelta(days=i) for i in range(ctx.rules.late_data.restate_days, 0, -1)]
+    return [day for day in days if any(arrived_late(d, ctx.landing_dir, ctx.lake_dir, day) for d in DATASETS)]
+
+
 @flow(name="nightly", flow_run_name="nightly-{ds}", log_prints=False)
-def nightly(ds: date | None = None) -> RunSummary:
+def nightly(ds: date | None = None, restate: bool = True) -> RunSummary:
     """Process the landing files delivered on `ds` (default: the day before the scheduled start) into the staging
-    and quarantine tables of the lake and the warehouse, with a run audit."""
+    and quarantine tables of the lake and the warehouse, with a run audit. With `restate`, a file that arrived late
+    for one of the trailing late_data.restate_days first re-runs that day and the days after it, oldest first."""
     settings = load_settings()
     ds = ds or default_ds(flow_run.scheduled_start_time, settings.zone())
     ctx = RunContext.from_settings(settings, str(flow_run.id or uuid.uuid4()))
@@ -82,11 +91,18 @@ def nightly(ds: date | None = None) -> RunSummary:
     started = datetime.now(timezone.utc)
     if swept := sweep_temporaries(ctx.lake_dir):
         log.warning("swept %d temporary files left by an interrupted run", swept)
+    if restate and (late := late_days(ds, ctx)):
+        log.warning("late landing files for %s: re-running %s … %s first", ", ".join(map(str, late)), late[0],
+                    ds - timedelta(days=1))
+        for day in range((ds - late[0]).days):
+            nightly(ds=late[0] + timedelta(days=day), restate=False)
 
-    ingested = {d.name: ingest(d.name, ds, ctx) for d in DATASETS}
-    checks = {d.name: check_raw(d.name, ds, ctx) for d in DATASETS}
-    clean = {name: check.split.clean for name, check in checks.items()}
-    staged = {m.name: stage(m.name, ds, clean) for m in STAGING_MODELS}
+    with task_runner(settings) as runner:
+        ingested = run_all(runner, ingest, {d.name: dict(dataset=d.name, ds=ds, ctx=ctx) for d in DATASETS})
+        checks = run_all(runner, check_raw, {d.name: dict(dataset=d.name, ds=ds, ctx=ctx) for d in DATASETS})
+        clean = {name: check.split.clean for name, check in checks.items()}
+        staged = run_all(runner, stage, {m.name: dict(model=m.name, ds=ds, clean={n: clean[n] for n in m.inputs})
+                                         for m in STAGING_MODELS})
     marts = build_marts(ds, ctx, staged)
     marts |= build_attribution(ds, ctx, staged, marts["fct_post_engagement"])
     validation = validate(ds, ctx, checks, {**staged, **marts})

@@ -126,17 +126,37 @@ def _run_days(days: list[date]) -> list:
     return summaries
 
 
+DaskOpt = Annotated[str | None, typer.Option(
+    "--dask-address", help="A Dask scheduler (tcp://host:8786) to run per-dataset steps on; default: "
+    "INFLUENCE_DASK_ADDRESS, else threads of this process.")]
+
+
+def _use_dask(address: str | None) -> None:
+    if address:  # through the setting, so the flow (and any child run in this process) resolves it the same way
+        os.environ["INFLUENCE_DASK_ADDRESS"] = address
+
+
 @app.command()
-def run(date_: Annotated[str, typer.Option("--date", help="Landing date to process, YYYY-MM-DD.")]) -> None:
+def run(date_: Annotated[str, typer.Option("--date", help="Landing date to process, YYYY-MM-DD.")],
+        dask_address: DaskOpt = None) -> None:
     """Run the nightly flow for one landing date: ingest → staging → Parquet lake + warehouse."""
+    _use_dask(dask_address)
     summary = _run_days([_parse_date(date_, "--date")])[0]
     _print_run(summary)
 
 
 @app.command()
-def backfill(start: DateOpt, end: DateOpt) -> None:
+def backfill(
+    start: DateOpt, end: DateOpt,
+    concurrency: Annotated[int, typer.Option(min=1, help="Landing files of this many days ingested at once; the "
+                                                         "nightlies themselves run oldest first.")] = 1,
+    dask_address: DaskOpt = None,
+    deployments: Annotated[bool, typer.Option(help="Run each day as flow runs of the ingest and nightly deployments "
+                                                   "(any worker of the pool takes them); needs PREFECT_API_URL.")] = False,
+) -> None:
     """Run the nightly flow for every landing date from --start to --end, oldest first (each day reads what the days
     before it published). Idempotent: rerun from the day that failed to resume."""
+    _use_dask(dask_address)
     from flows.backfill import backfill as backfill_flow, backfill_days
     from influence.settings import load_settings
 
@@ -145,7 +165,10 @@ def backfill(start: DateOpt, end: DateOpt) -> None:
         raise typer.BadParameter(f"{end} is before --start {start}", param_hint="--end")
     with _clear_errors():
         load_settings()
-        summaries = backfill_flow(start=first, end=last)
+        summaries = backfill_flow(start=first, end=last, concurrency=concurrency, deployments=deployments)
+    if deployments:
+        console.print(f"backfill {first} → {last}: every day completed as a run of the nightly deployment")
+        return
     table = Table(title=f"backfill {first} → {last}: {len(backfill_days(first, last))} nightly runs")
     for column in ("landing date", "rows staged", "rows quarantined", "warning rules failed"):
         table.add_column(column, justify="left" if column == "landing date" else "right")

@@ -57,8 +57,13 @@ class Calendar(_Strict):
     last_year: int
 
 
+class LateData(_Strict):
+    restate_days: int
+
+
 class Rules(_Strict):
     reporting_currency: str
+    late_data: LateData
     calendar: Calendar
     currency_rates: dict[str, float]
     tiers: dict[str, int]

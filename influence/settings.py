@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     pii_key: SecretStr | None = None
     rules_file: Path | None = None
     timezone: str = "UTC"  # the timezone landing days follow: a nightly without `ds` takes yesterday in it
+    dask_address: str | None = None  # a Dask scheduler (tcp://host:8786): per-dataset steps run on its workers
 
     @property
     def landing_dir(self) -> Path:

@@ -57,6 +57,17 @@ def ingest_dataset(dataset: RawDataset, landing_dir: Path, lake_dir: Path, ds: d
     return IngestResult(dataset.name, "replaced" if previous is not None else "loaded", table.num_rows, rel)
 
 
+def arrived_late(dataset: RawDataset, landing_dir: Path, lake_dir: Path, ds: date) -> bool:
+    """Whether a night already processed for `ds` (its raw partition exists) has since received this dataset's landing
+    file: delivered after the night ran, or re-delivered with other content."""
+    path, _ = landing_path(landing_dir, dataset, ds)
+    if not path.exists() or not partition_file(lake_dir, RAW_LAYER, dataset.name, PARTITION_COLUMN, ds).exists():
+        return False
+    entry = read_entry(lake_dir, dataset.name, ds)
+    # Size first: the checksum of a multi-GB export is only read when the size alone cannot tell.
+    return entry is None or entry.bytes != path.stat().st_size or entry.sha256 != file_sha256(path)
+
+
 def scan_raw(lake_dir: Path, dataset: RawDataset, ds: date) -> pl.LazyFrame:
     """The raw rows of `dataset` delivered on `ds`."""
     return scan_partition(lake_dir, RAW_LAYER, dataset.name, PARTITION_COLUMN, ds, dataset.arrow_schema)
