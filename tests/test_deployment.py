@@ -1,5 +1,7 @@
 """End to end through Prefect's real machinery: a served Prefect server on 127.0.0.1, a process work pool, `prefect
-deploy --all` from prefect.yaml, a worker, and the nightly deployment run for the fixture date."""
+deploy --all` from prefect.yaml, a worker, the nightly deployment run for the fixture date, then a backfill fanned out over two workers as runs of the
+ingest and nightly deployments."""
+import json
 import os
 import shutil
 import signal
@@ -50,6 +52,16 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait(timeout=10)
 
 
+LIST_RUNS = """
+import json
+from prefect.client.orchestration import get_client
+with get_client(sync_client=True) as client:
+    names = {d.id: d.name for d in client.read_deployments()}
+    print(json.dumps([{"deployment": names.get(r.deployment_id), "ds": str(r.parameters.get("ds")),
+                       "state": r.state.type.value, "key": r.idempotency_key or ""} for r in client.read_flow_runs()]))
+"""
+
+
 def test_nightly_deployment_runs_through_a_worker(tmp_path):
     port = _free_port()
     data = tmp_path / "data"
@@ -75,13 +87,19 @@ def test_nightly_deployment_runs_through_a_worker(tmp_path):
         cli("work-pool", "create", "influence-process", "--type", "process")
         deployed = cli("--no-prompt", "deploy", "--all")
         assert "nightly/nightly" in deployed.stdout and "backfill/backfill" in deployed.stdout
-        worker = subprocess.Popen([PREFECT, "worker", "start", "--pool", "influence-process"], env=env,
-                                  cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
-        started.append(worker)
+        for _ in range(2):  # two workers on one pool: a backfill's day runs go to whichever is free
+            started.append(subprocess.Popen([PREFECT, "worker", "start", "--pool", "influence-process"], env=env,
+                                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                            start_new_session=True))
         run = cli("deployment", "run", "nightly/nightly", "--param", f"ds={FIXTURE_DATE}", "--watch",
                   "--watch-timeout", "300", timeout=360)
         assert "Completed" in run.stdout + run.stderr
+        run = cli("deployment", "run", "backfill/backfill", "--param", "start=2026-11-01", "--param",
+                  f"end={FIXTURE_DATE}", "--param", "concurrency=2", "--param", "deployments=true", "--watch",
+                  "--watch-timeout", "600", timeout=660)
+        assert "Completed" in run.stdout + run.stderr
+        runs = json.loads(subprocess.run([sys.executable, "-c", LIST_RUNS], env=env, capture_output=True, text=True,
+                                         check=True, timeout=60).stdout)
     finally:
         for process in reversed(started):
             _stop(process)
@@ -89,5 +107,8 @@ def test_nightly_deployment_runs_through_a_worker(tmp_path):
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
         conversions = con.execute("SELECT count(*) FROM marts.fct_conversion").fetchone()[0]
     assert conversions == 4
+    fanned_out = sorted((r["deployment"], r["ds"], r["state"]) for r in runs if r["key"].startswith("backfill-"))
+    assert fanned_out == [(name, day, "COMPLETED") for name in ("ingest", "nightly")
+                          for day in ("2026-11-01", FIXTURE_DATE)]
     assert (data / "bi" / "warehouse.duckdb").exists()
     assert list((data / "lake" / "marts" / "fct_visit").glob("visit_date=*/part-0.parquet"))
