@@ -68,15 +68,28 @@ def _stage_of(task_name: str) -> str:
     return next((stage for prefix, stage in STAGES if task_name.startswith(prefix)), "other")
 
 
+def covered_seconds(windows: list[tuple[datetime, datetime]]) -> float:
+    """Wall time covered by the union of `windows`: tasks of a stage that ran side by side count once."""
+    total, reach = 0.0, None
+    for start, end in sorted(windows):
+        if reach is None or start > reach:
+            total += (end - start).total_seconds()
+            reach = end
+        elif end > reach:
+            total += (end - reach).total_seconds()
+            reach = end
+    return total
+
+
 def stage_table(task_runs: list, samples: list[tuple[datetime, float]], rows_in: int) -> list[Stage]:
-    """Prefect task runs of one flow run and RSS samples → one row per stage (wall seconds summed over its tasks)."""
+    """Prefect task runs of one flow run and RSS samples → one row per stage (the wall time its tasks covered)."""
     spans: dict[str, list[tuple[datetime, datetime]]] = {}
     for run in task_runs:
         if run.start_time and run.end_time:
             spans.setdefault(_stage_of(run.name), []).append((run.start_time, run.end_time))
     stages = []
     for name, windows in spans.items():
-        seconds = sum((end - start).total_seconds() for start, end in windows)
+        seconds = covered_seconds(windows)
         peak = max((rss for at, rss in samples if any(start <= at <= end for start, end in windows)), default=0.0)
         stages.append(Stage(name, round(seconds, 3), round(rows_in / seconds) if seconds else 0.0, round(peak, 1)))
     order = [stage for _, stage in STAGES]

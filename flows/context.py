@@ -18,6 +18,7 @@ class RunContext:
     warehouse_url: str
     pii_key: bytes
     rules: Rules
+    validation_engine: str = "polars"
 
     def __repr__(self) -> str:  # keep the key out of logs and Prefect's parameter views
         return f"RunContext(run_id={self.run_id!r}, lake_dir={str(self.lake_dir)!r})"
@@ -27,4 +28,4 @@ class RunContext:
         return cls(run_id, settings.landing_dir.resolve(), settings.lake_dir.resolve(),
                    (settings.data_dir / "validation").resolve(), (settings.data_dir / "reports").resolve(),
                    settings.resolved_warehouse_url,
-                   settings.pii_key_bytes(), load_rules(settings.rules_file))
+                   settings.pii_key_bytes(), load_rules(settings.rules_file), settings.validation_engine)

@@ -202,7 +202,7 @@ def record_audit(audit: pl.DataFrame, ds: date, ctx: RunContext) -> None:
 @task(name="validate", task_run_name="validate-{ds}", cache_policy=NO_CACHE)
 def validate(ds: date, ctx: RunContext, checks: dict[str, BatchCheck], staged: dict[str, pl.DataFrame]) -> RunValidation:
     """Record every rule in Great Expectations (results JSON + data docs). Gating is the flow's call."""
-    validation = validate_run(ctx.validation_dir, ds, ctx.run_id, checks, staged)
+    validation = validate_run(ctx.validation_dir, ds, ctx.run_id, checks, staged, ctx.validation_engine)
     failed = [r for r in validation.results if not r.success]
     log = get_run_logger()
     log.info("validation: %d rules checked, %d failed (%d errors); docs: %s", len(validation.results), len(failed),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,7 @@ class Settings(BaseSettings):
     pii_key: SecretStr | None = None
     rules_file: Path | None = None
     timezone: str = "UTC"  # the timezone landing days follow: a nightly without `ds` takes yesterday in it
+    validation_engine: Literal["polars", "gx"] = "polars"  # who evaluates the rules GX records (same results)
     dask_address: str | None = None  # a Dask scheduler (tcp://host:8786): per-dataset steps run on its workers
 
     @property
