@@ -1,7 +1,7 @@
 """Nightly benchmark: generate a sample at a profile's scale, run the nightlies before day N untimed (the history a
 real night has in place), then time the night of day N stage by stage.
 
-    python -m benchmarks.run --profile S|M|L [--days N] [--json OUT] [--data-dir DIR]
+    python -m benchmarks.run --profile S|M|L [--days N] [--also-day M] [--json OUT] [--data-dir DIR]
 
 Stage times come from Prefect's own task runs of that flow run (nothing is re-wired here); peak memory per stage is
 the process RSS sampled every 20 ms while the stage's tasks ran. Generation and the history nights are not counted.
@@ -108,7 +108,23 @@ def _task_runs(flow_run_id: str) -> list:
     return runs
 
 
-def run_benchmark(profile: str, days: int, data_dir: Path) -> dict:
+def _timed_night(nightly, ds: date) -> dict:
+    sampler = RssSampler()
+    sampler.start()
+    started = time.perf_counter()
+    summary = nightly(ds=ds)
+    wall = time.perf_counter() - started
+    samples = sampler.stop()
+    rows_in = sum(info["rows"] or 0 for info in summary.ingested.values())
+    stages = stage_table(_task_runs(summary.run_id), samples, rows_in)
+    validate = sum(s.seconds for s in stages if s.name == "validate")
+    return {"rows_in": rows_in, "wall_seconds": round(wall, 2), "peak_rss_mib": round(max(rss for _, rss in samples), 1),
+            "validation_share": round(validate / wall, 3), "stages": [asdict(s) for s in stages]}
+
+
+def run_benchmark(profile: str, days: int, data_dir: Path, also: tuple[int, ...] = ()) -> dict:
+    """Generate `days` days at the profile's scale and run every nightly in order; time the last night and the
+    nights of the days in `also` (the same history, so day 30 and day 90 compare like with like)."""
     from influence.sample import generate
 
     scale = PROFILES[profile]["scale"]
@@ -119,22 +135,20 @@ def run_benchmark(profile: str, days: int, data_dir: Path) -> dict:
 
     from flows.nightly import nightly
 
+    earlier = {}
     for i in range(days - 1):
-        nightly(ds=start + timedelta(days=i))
-    sampler = RssSampler()
-    sampler.start()
-    started = time.perf_counter()
-    summary = nightly(ds=start + timedelta(days=days - 1))
-    wall = time.perf_counter() - started
-    samples = sampler.stop()
-    rows_in = sum(info["rows"] or 0 for info in summary.ingested.values())
-    stages = stage_table(_task_runs(summary.run_id), samples, rows_in)
-    validate = sum(s.seconds for s in stages if s.name == "validate")
-    return {"profile": profile, "scale": scale, "day": days, "rows_in": rows_in, "wall_seconds": round(wall, 2),
-            "peak_rss_mib": round(max(rss for _, rss in samples), 1),
-            "max_rss_mib_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "validation_share": round(validate / wall, 3), "stages": [asdict(s) for s in stages],
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
+        if i + 1 in also:
+            earlier[i + 1] = {"day": i + 1, **_timed_night(nightly, start + timedelta(days=i))}
+        else:
+            nightly(ds=start + timedelta(days=i))
+    result = {"profile": profile, "scale": scale, "day": days, **_timed_night(nightly, start + timedelta(days=days - 1)),
+              "max_rss_mib_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
+    if earlier:
+        result["earlier_nights"] = list(earlier.values())
+        result["growth_vs_earlier"] = {str(day): round(result["wall_seconds"] / night["wall_seconds"], 3)
+                                       for day, night in earlier.items()}
+    return result
 
 
 def main() -> None:
@@ -143,13 +157,15 @@ def main() -> None:
     parser.add_argument("--days", type=int, help="measure the night of this day (default: the profile's)")
     parser.add_argument("--json", type=Path, help="also write the result as JSON here")
     parser.add_argument("--data-dir", type=Path, help="keep the data here (default: a temporary folder)")
+    parser.add_argument("--also-day", type=int, action="append", default=[],
+                        help="also time the night of this earlier day, to compare (e.g. --days 90 --also-day 30)")
     args = parser.parse_args()
     for name, value in (("DO_NOT_TRACK", "1"), ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
                         ("GX_ANALYTICS_ENABLED", "false")):
         os.environ.setdefault(name, value)
     days = args.days or PROFILES[args.profile]["days"]
     with tempfile.TemporaryDirectory() as tmp:
-        result = run_benchmark(args.profile, days, args.data_dir or Path(tmp) / "data")
+        result = run_benchmark(args.profile, days, args.data_dir or Path(tmp) / "data", tuple(args.also_day))
     print(f"profile {result['profile']} (scale {result['scale']}), night of day {result['day']}: "
           f"{result['rows_in']:,} raw rows in, {result['wall_seconds']} s wall, peak RSS {result['peak_rss_mib']} MiB, "
           f"validation {result['validation_share']:.0%} of wall")
@@ -157,6 +173,9 @@ def main() -> None:
     for stage in result["stages"]:
         print(f"{stage['name']:<16}{stage['seconds']:>9.2f}{stage['rows_per_second']:>12,.0f}"
               f"{stage['peak_rss_mib']:>14,.1f}")
+    for night in result.get("earlier_nights", []):
+        print(f"night of day {night['day']}: {night['wall_seconds']} s wall, peak RSS {night['peak_rss_mib']} MiB; "
+              f"day {result['day']} / day {night['day']} = {result['growth_vs_earlier'][str(night['day'])]:.2f}×")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
 

@@ -23,3 +23,14 @@ def test_profile_s_writes_per_stage_time_and_memory(tmp_path):
     assert result["rows_in"] > 0 and 0 < result["validation_share"] < 1 and result["peak_rss_mib"] > 100
     assert sum(s["seconds"] for s in stages.values()) <= result["wall_seconds"]
     assert "validate" in done.stdout and "peak RSS" in done.stdout
+
+
+def test_a_stage_counts_side_by_side_tasks_once():
+    from datetime import datetime, timedelta
+
+    from benchmarks.run import covered_seconds
+
+    t0 = datetime(2026, 11, 1)
+    at = lambda s: t0 + timedelta(seconds=s)  # noqa: E731
+    assert covered_seconds([(at(0), at(4)), (at(1), at(3)), (at(2), at(6)), (at(10), at(11))]) == 7.0
+    assert covered_seconds([]) == 0.0
