@@ -10,7 +10,7 @@ import polars as pl
 from schemas.raw import PARTITION_COLUMN, RawDataset
 from sinks.lake import partition_file, scan_partition, write_partition
 from sources.landing import read_landing_file
-from sources.manifest import ManifestEntry, file_sha256, read_entry, write_entry
+from sources.manifest import ManifestEntry, file_sha256, read_entry, same_content, write_entry
 
 RAW_LAYER = "raw"
 
@@ -47,13 +47,14 @@ def ingest_dataset(dataset: RawDataset, landing_dir: Path, lake_dir: Path, ds: d
         write_partition(pl.DataFrame(schema=pl.Schema(dataset.arrow_schema)), lake_dir, RAW_LAYER, dataset.name,
                         PARTITION_COLUMN, ds)
         return IngestResult(dataset.name, "missing", 0, rel)
-    checksum = file_sha256(path)
-    if previous is not None and previous.sha256 == checksum and raw_file.exists():
+    if previous is not None and raw_file.exists() and same_content(previous, path):
         return IngestResult(dataset.name, "skipped", previous.rows, rel)
+    stat = path.stat()
+    checksum = file_sha256(path)
     table = read_landing_file(dataset, path, rel, run_id, pii_key)
     write_partition(table, lake_dir, RAW_LAYER, dataset.name, PARTITION_COLUMN, ds)
-    write_entry(lake_dir, ManifestEntry(dataset.name, ds.isoformat(), rel, checksum, path.stat().st_size,
-                                        table.num_rows, run_id))
+    write_entry(lake_dir, ManifestEntry(dataset.name, ds.isoformat(), rel, checksum, stat.st_size, table.num_rows,
+                                        run_id, stat.st_mtime_ns))
     return IngestResult(dataset.name, "replaced" if previous is not None else "loaded", table.num_rows, rel)
 
 
@@ -64,8 +65,7 @@ def arrived_late(dataset: RawDataset, landing_dir: Path, lake_dir: Path, ds: dat
     if not path.exists() or not partition_file(lake_dir, RAW_LAYER, dataset.name, PARTITION_COLUMN, ds).exists():
         return False
     entry = read_entry(lake_dir, dataset.name, ds)
-    # Size first: the checksum of a multi-GB export is only read when the size alone cannot tell.
-    return entry is None or entry.bytes != path.stat().st_size or entry.sha256 != file_sha256(path)
+    return entry is None or not same_content(entry, path)
 
 
 def scan_raw(lake_dir: Path, dataset: RawDataset, ds: date) -> pl.LazyFrame:

@@ -25,6 +25,18 @@ class ManifestEntry:
     bytes: int
     rows: int
     run_id: str
+    mtime_ns: int | None = None  # the file's modification time when loaded (entries written before it lack it)
+
+
+def same_content(entry: ManifestEntry, path: Path) -> bool:
+    """Whether the file at `path` still holds what `entry` recorded. Same size and modification time answer without
+    reading the file (as make and rsync do); otherwise the checksum decides."""
+    stat = path.stat()
+    if stat.st_size != entry.bytes:
+        return False
+    if entry.mtime_ns is not None and stat.st_mtime_ns == entry.mtime_ns:
+        return True
+    return file_sha256(path) == entry.sha256
 
 
 def file_sha256(path: Path) -> str:

@@ -104,3 +104,24 @@ def test_sweep_removes_only_stale_temporaries(tmp_path):
     os.utime(stale, (old, old))
     assert sweep_temporaries(tmp_path) == 1
     assert not stale.exists() and fresh.exists()
+
+
+def test_a_file_counts_as_late_only_when_its_night_ran_and_its_content_changed(landing, tmp_path):
+    import os
+
+    from sources.ingest import arrived_late, landing_path
+
+    lake, dataset = tmp_path / "lake", RAW["shopify_orders"]
+    path, _ = landing_path(landing, dataset, DS)
+    assert not arrived_late(dataset, landing, lake, DS)  # its night never ran: a backfill's job, not a restatement
+    held_back = path.read_bytes()
+    path.unlink()
+    assert ingest_dataset(dataset, landing, lake, DS, "run-1", KEY).status == "missing"
+    path.write_bytes(held_back)
+    assert arrived_late(dataset, landing, lake, DS)  # delivered after its night
+    assert ingest_dataset(dataset, landing, lake, DS, "run-2", KEY).status == "loaded"
+    assert not arrived_late(dataset, landing, lake, DS)
+    os.utime(path, ns=(0, 0))  # touched, same bytes: the checksum says unchanged
+    assert not arrived_late(dataset, landing, lake, DS)
+    path.write_bytes(held_back.replace(b'"59.90"', b'"59.80"'))  # same size, other content
+    assert arrived_late(dataset, landing, lake, DS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -209,7 +210,8 @@ def _member(rng: np.random.Generator, w: World, ci: int, c: Campaign, k: int, co
     pct = int(rng.choice([10, 15, 20, 25], p=[0.3, 0.4, 0.2, 0.1]))
     first = ascii_fold(inf.first).upper().replace(" ", "")
     code = next(x for x in (f"{first}{pct}", f"{first}{ascii_fold(inf.last)[:1].upper()}{pct}",
-                            *(f"{first}{pct}{s}" for s in "ABCDEFGHJKLMNPQRSTUVWXYZ")) if x not in codes)
+                            *(f"{first}{pct}{s}" for s in "ABCDEFGHJKLMNPQRSTUVWXYZ"),
+                            *(f"{first}{pct}{n}" for n in itertools.count(2))) if x not in codes)
     codes.add(code)
     n_posts = int(rng.integers(1, 5))
     span = max(1, min((c.end - c.start).days, 21))
