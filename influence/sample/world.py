@@ -209,9 +209,10 @@ def _member(rng: np.random.Generator, w: World, ci: int, c: Campaign, k: int, co
            f"&utm_campaign={c.slug}&utm_content={a.username}")
     pct = int(rng.choice([10, 15, 20, 25], p=[0.3, 0.4, 0.2, 0.1]))
     first = ascii_fold(inf.first).upper().replace(" ", "")
-    code = next(x for x in (f"{first}{pct}", f"{first}{ascii_fold(inf.last)[:1].upper()}{pct}",
-                            *(f"{first}{pct}{s}" for s in "ABCDEFGHJKLMNPQRSTUVWXYZ"),
-                            *(f"{first}{pct}{n}" for n in itertools.count(2))) if x not in codes)
+    candidates = itertools.chain(
+        (f"{first}{pct}", f"{first}{ascii_fold(inf.last)[:1].upper()}{pct}"),
+        (f"{first}{pct}{s}" for s in "ABCDEFGHJKLMNPQRSTUVWXYZ"), (f"{first}{pct}{n}" for n in itertools.count(2)))
+    code = next(x for x in candidates if x not in codes)
     codes.add(code)
     n_posts = int(rng.integers(1, 5))
     span = max(1, min((c.end - c.start).days, 21))
