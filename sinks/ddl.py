@@ -41,7 +41,7 @@ def check_identifier(name: str) -> str:
     return name
 
 
-def sa_table(schema: str, table: str, arrow_schema: pa.Schema) -> sa.Table:
+def sa_table(schema: str, table: str, arrow_schema: pa.Schema, declare_key: bool = True) -> sa.Table:
     """The warehouse table for `table`: from its data contract when it has one (types, primary key, NOT NULL, table
     and column comments), else — quarantine tables, whose columns follow the raw batch — from the Arrow schema."""
     from contracts.model import load_contracts
@@ -50,19 +50,24 @@ def sa_table(schema: str, table: str, arrow_schema: pa.Schema) -> sa.Table:
     if contract is None or contract.layer == "raw":
         columns = [sa.Column(check_identifier(f.name), _sql_type(f.type)) for f in arrow_schema]
         return sa.Table(check_identifier(table), sa.MetaData(schema=check_identifier(schema)), *columns)
-    return contract_table(schema, contract)
+    return contract_table(schema, contract, declare_key)
 
 
-def contract_table(schema: str, contract) -> sa.Table:
+def contract_table(schema: str, contract, declare_key: bool = True) -> sa.Table:
+    """Without `declare_key` the key columns stay NOT NULL and the comment names the key, but no constraint (and no
+    index) is created: uniqueness is then the contract's error rule, checked before anything is published."""
     from contracts.model import polars_schema
     import polars as pl
 
     arrow = pl.DataFrame(schema=polars_schema(contract)).to_arrow().schema
     key = set(contract.primary_key)
-    columns = [sa.Column(check_identifier(p.name), _sql_type(arrow.field(p.name).type), primary_key=p.name in key,
-                         nullable=not (p.required or p.name in key), comment=p.description)
+    columns = [sa.Column(check_identifier(p.name), _sql_type(arrow.field(p.name).type),
+                         primary_key=declare_key and p.name in key, nullable=not (p.required or p.name in key),
+                         comment=p.description)
                for p in contract.properties]
     comment = f"{contract.description.strip()} Grain: {contract.grain.strip()}".strip()
+    if contract.primary_key:
+        comment += f" Key: {', '.join(contract.primary_key)}."
     return sa.Table(check_identifier(contract.name), sa.MetaData(schema=check_identifier(schema)), *columns,
                     comment=comment)
 

@@ -43,6 +43,7 @@ class _PartitionLoader:
     differ only in `_load`, which gets the table and the DELETE statement for the slice it replaces."""
 
     _prepared: set[str]
+    DECLARES_KEYS = True  # PostgreSQL's B-tree keys cost little per load and guard the key at the database too
 
     def _load(self, target: sa.Table, rows: pa.Table, delete_sql: str) -> None:
         raise NotImplementedError
@@ -70,21 +71,27 @@ class _PartitionLoader:
                 + "; ".join(problems))
 
     def replace_partition(self, schema: str, table: str, rows: pa.Table, column: str, value: object) -> None:
-        target = sa_table(schema, table, rows.schema)
+        target = sa_table(schema, table, rows.schema, self.DECLARES_KEYS)
         self._load(target, rows, delete_partition_sql(target, column, value))
 
     def replace_partitions(self, schema: str, table: str, rows: pa.Table, column: str, values: list[object]) -> None:
         """Replace several partitions in one transaction: a row may move between them (a post re-dated), and a key
         must never be in two of them at once, even for a moment."""
-        target = sa_table(schema, table, rows.schema)
+        target = sa_table(schema, table, rows.schema, self.DECLARES_KEYS)
         self._load(target, rows, delete_partitions_sql(target, column, values))
 
     def replace_table(self, schema: str, table: str, rows: pa.Table) -> None:
-        target = sa_table(schema, table, rows.schema)
+        target = sa_table(schema, table, rows.schema, self.DECLARES_KEYS)
         self._load(target, rows, delete_all_sql(target))
 
 
 class DuckDBWarehouse(_PartitionLoader):
+    # DuckDB backs a primary key with an ART index that every load must update: measured on 2 M-row days, an
+    # append grew from 3.2 s to 7.6 s over six days of history and replacing a day took 27 s, against 0.5 s flat
+    # without it. Keys stay NOT NULL and are named in the table comment; uniqueness is the contracts' error rule,
+    # checked before anything is published.
+    DECLARES_KEYS = False
+
     def __init__(self, path: Path):
         import duckdb
 

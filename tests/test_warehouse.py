@@ -67,7 +67,7 @@ def _post(day: date) -> pa.Table:
 
 
 def _move_a_post(url: str) -> None:
-    """fct_post_engagement is keyed by post_id (a primary key in the warehouse) and partitioned by posted_date: a
+    """fct_post_engagement is keyed by post_id (a primary key in PostgreSQL) and partitioned by posted_date: a
     post re-dated by the platform moves partition between two runs, both partitions owned by the second."""
     warehouse = connect_warehouse(url)
     try:
@@ -84,6 +84,12 @@ def test_duckdb_a_post_moving_partition_is_never_a_duplicate_key(tmp_path):
     _move_a_post(f"duckdb:///{tmp_path / 'w.duckdb'}")
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
         assert con.execute(MOVED).fetchall() == [("p1", D2)]
+        # No key constraint in DuckDB (its index makes every load pay for the whole history); the comment names it.
+        assert con.execute("SELECT count(*) FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY'"
+                           ).fetchone() == (0,)
+        comment = con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'fct_post_engagement'"
+                              ).fetchone()[0]
+        assert comment.endswith("Key: post_id.")
 
 
 @pytest.mark.postgres
