@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import tempfile
 import threading
 import time
@@ -122,16 +123,29 @@ def _timed_night(nightly, ds: date) -> dict:
             "validation_share": round(validate / wall, 3), "stages": [asdict(s) for s in stages]}
 
 
+def _landing_files(data_dir: Path, start: date, days: int, scale: float) -> None:
+    """Generate the sample, or keep the one a previous run of the same profile left in `data_dir` (generation is
+    deterministic and, at profile L, takes minutes); everything the nightlies wrote before is removed."""
+    from influence.sample import generate
+
+    marker = data_dir / "landing" / f".generated-{start}-{days}-{scale}"
+    for path in data_dir.glob("*") if data_dir.exists() else []:
+        if path.name != "landing":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    if not marker.exists():
+        shutil.rmtree(data_dir / "landing", ignore_errors=True)
+        generate(data_dir / "landing", start, days, scale=scale, dirty_rate=0.01)
+        marker.touch()
+
+
 def run_benchmark(profile: str, days: int, data_dir: Path, also: tuple[int, ...] = ()) -> dict:
     """Generate `days` days at the profile's scale and run every nightly in order; time the last night and the
     nights of the days in `also` (the same history, so day 30 and day 90 compare like with like)."""
-    from influence.sample import generate
-
     scale = PROFILES[profile]["scale"]
     start = date(2026, 11, 1)
     os.environ.update(INFLUENCE_DATA_DIR=str(data_dir), PREFECT_LOGGING_LEVEL="WARNING")
     os.environ.setdefault("INFLUENCE_PII_KEY", "benchmark-key")
-    generate(data_dir / "landing", start, days, scale=scale, dirty_rate=0.01)
+    _landing_files(data_dir, start, days, scale)
 
     from flows.nightly import nightly
 

@@ -64,14 +64,6 @@ def _bad_utf8(text: str) -> int | None:
     return None if match is None else match.start() + 1
 
 
-def _scalar_text(value: object, nested: bool = False) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str) and not nested:
-        return value
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
 def _dig(record: dict, path: tuple[str, ...]) -> object:
     value: object = record
     for key in path:
@@ -81,35 +73,80 @@ def _dig(record: dict, path: tuple[str, ...]) -> object:
     return value
 
 
-def _parse_ndjson(text: str, dataset: RawDataset) -> list[tuple[int, dict[str, str | None] | None, str | None, str]]:
-    rows = []
+class _Columns:
+    """A landing file parsed column by column: one list per raw field, plus line number, parse error and the (masked)
+    line of each row. Built directly as columns, since a per-row dict costs more than the JSON decoding at millions
+    of lines."""
+
+    def __init__(self, dataset: RawDataset):
+        self.dataset = dataset
+        self.values: dict[str, list] = {f.name: [] for f in dataset.fields}
+        self.meta: dict[str, list] = {"_row_number": [], "_parse_error": [], "_raw_line": []}
+
+    def bad(self, number: int, error: str, line: str) -> None:
+        for column in self.values.values():
+            column.append(None)
+        self.meta["_row_number"].append(number)
+        self.meta["_parse_error"].append(error)
+        self.meta["_raw_line"].append(_mask(line, self.dataset))
+
+    def good(self, number: int, record: dict[str, str | None]) -> None:
+        for name, column in self.values.items():
+            column.append(record[name])
+        self._ok(number)
+
+    def _ok(self, number: int) -> None:
+        self.meta["_row_number"].append(number)
+        self.meta["_parse_error"].append(None)
+        self.meta["_raw_line"].append(None)
+
+
+def _line_error(line: str, check_utf8: bool, check_escapes: bool) -> tuple[object, str | None]:
+    """The decoded JSON object of a line, or why it is not one."""
+    if check_utf8 and (column := _bad_utf8(line)) is not None:
+        return None, f"not valid UTF-8 (byte at column {column})"
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, f"malformed JSON: {exc.msg} at column {exc.colno}"
+    except (ValueError, RecursionError) as exc:  # 5 000-digit numbers, nesting thousands deep
+        return None, f"malformed JSON: {str(exc)[:120]}"
+    if check_escapes and _ESCAPED_SURROGATE.search(line) and _has_lone_surrogate(record):
+        return None, "malformed JSON: a \\u escape encodes half a UTF-16 pair"
+    if not isinstance(record, dict):
+        return None, f"expected a JSON object, found {type(record).__name__}"
+    return record, None
+
+
+def _parse_ndjson(text: str, dataset: RawDataset, valid_utf8: bool) -> _Columns:
+    parsed = _Columns(dataset)
+    # Per-line checks that cannot find anything in this text are skipped: no undecodable bytes when the whole file
+    # decoded strictly, no escaped half surrogate without any \u escape.
+    check_utf8, check_escapes = not valid_utf8, "\\u" in text
+    has_cr = "\r" in text
+    fields = [(parsed.values[f.name].append, f.json_path, f.nested) for f in dataset.fields]
+    dumps = json.dumps
     # Split on "\n" only: str.splitlines() would also break at U+2028 and friends, which JSON allows inside values.
     for number, line in enumerate(text.split("\n"), start=1):
-        line = line.removesuffix("\r")
-        if not line.strip():
+        if has_cr:
+            line = line.removesuffix("\r")
+        if not line or line.isspace():
             continue
-        if (column := _bad_utf8(line)) is not None:
-            rows.append((number, None, f"not valid UTF-8 (byte at column {column})", line))
+        record, error = _line_error(line, check_utf8, check_escapes)
+        if error is not None:
+            parsed.bad(number, error, line)
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            rows.append((number, None, f"malformed JSON: {exc.msg} at column {exc.colno}", line))
-            continue
-        except (ValueError, RecursionError) as exc:  # 5 000-digit numbers, nesting thousands deep
-            rows.append((number, None, f"malformed JSON: {str(exc)[:120]}", line))
-            continue
-        if _ESCAPED_SURROGATE.search(line) and _has_lone_surrogate(record):
-            rows.append((number, None, "malformed JSON: a \\u escape encodes half a UTF-16 pair", line))
-            continue
-        if not isinstance(record, dict):
-            rows.append((number, None, f"expected a JSON object, found {type(record).__name__}", line))
-            continue
-        rows.append((number, {f.name: _scalar_text(_dig(record, f.json_path), f.nested) for f in dataset.fields}, None, line))
-    return rows
+        for append, path, nested in fields:
+            value = record.get(path[0]) if len(path) == 1 else _dig(record, path)
+            if value is None or (not nested and type(value) is str):
+                append(value)
+            else:
+                append(dumps(value, separators=(",", ":"), ensure_ascii=False))
+        parsed._ok(number)
+    return parsed
 
 
-def _parse_csv(text: str, dataset: RawDataset, rel_path: str) -> list[tuple[int, dict[str, str | None] | None, str | None, str]]:
+def _parse_csv(text: str, dataset: RawDataset, rel_path: str) -> _Columns:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         return _csv_rows(reader, dataset, rel_path)
@@ -117,16 +154,16 @@ def _parse_csv(text: str, dataset: RawDataset, rel_path: str) -> list[tuple[int,
         raise LandingFileError(f"{rel_path}: unreadable CSV near line {reader.line_num}: {exc}") from None
 
 
-def _csv_rows(reader, dataset: RawDataset, rel_path: str) -> list:
+def _csv_rows(reader, dataset: RawDataset, rel_path: str) -> _Columns:
+    parsed = _Columns(dataset)
     header = next(reader, None)
     if header is None:
-        return []
+        return parsed
     header = [h.strip() for h in header]
     missing = [f.name for f in dataset.fields if f.name not in header]
     if missing:
         raise LandingFileError(f"{rel_path}: header lacks the column(s) {', '.join(missing)} (found: {', '.join(header)})")
     index = {name: i for i, name in enumerate(header)}
-    rows = []
     while True:
         number = reader.line_num + 1  # a record spanning lines is known by its first line
         values = next(reader, None)
@@ -135,15 +172,14 @@ def _csv_rows(reader, dataset: RawDataset, rel_path: str) -> list:
         if not values:
             continue
         if len(values) != len(header):
-            problem = f"expected {len(header)} fields, found {len(values)}"
-            rows.append((number, None, problem, ",".join(values)))
+            parsed.bad(number, f"expected {len(header)} fields, found {len(values)}", ",".join(values))
             continue
         broken = next((header[i] for i, v in enumerate(values) if _bad_utf8(v) is not None), None)
         if broken is not None:
-            rows.append((number, None, f"field {broken} is not valid UTF-8", ",".join(values)))
+            parsed.bad(number, f"field {broken} is not valid UTF-8", ",".join(values))
             continue
-        rows.append((number, {f.name: (values[index[f.name]] or None) for f in dataset.fields}, None, ""))
-    return rows
+        parsed.good(number, {f.name: (values[index[f.name]] or None) for f in dataset.fields})
+    return parsed
 
 
 def read_landing_file(dataset: RawDataset, path: Path, rel_path: str, run_id: str, pii_key: bytes) -> pa.Table:
@@ -157,18 +193,17 @@ def read_landing_file(dataset: RawDataset, path: Path, rel_path: str, run_id: st
             data = gzip.decompress(data)
         except (EOFError, OSError, zlib.error) as exc:
             raise LandingFileError(f"{rel_path}: truncated or corrupt gzip ({exc}); ask for the file again") from None
-    text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
-    parsed = _parse_ndjson(text, dataset) if dataset.fmt == "ndjson" else _parse_csv(text, dataset, rel_path)
-    columns: dict[str, list] = {f.name: [] for f in dataset.fields}
-    meta: dict[str, list] = {"_row_number": [], "_parse_error": [], "_raw_line": []}
-    for number, record, error, line in parsed:
-        for name in columns:
-            columns[name].append(record[name] if record else None)
-        meta["_row_number"].append(number)
-        meta["_parse_error"].append(error)
-        meta["_raw_line"].append(_mask(line, dataset) if error else None)
+    try:
+        text, valid_utf8 = data.decode("utf-8"), True
+    except UnicodeDecodeError:  # keep the bad bytes as lone surrogates: only their lines are quarantined
+        text, valid_utf8 = data.decode("utf-8", errors="surrogateescape"), False
+    text = text.removeprefix("\ufeff")
+    if dataset.fmt == "ndjson":
+        parsed = _parse_ndjson(text, dataset, valid_utf8)
+    else:
+        parsed = _parse_csv(text, dataset, rel_path)
     frame = pl.DataFrame(
-        {**columns, **meta}, schema={**{n: pl.String for n in columns}, "_row_number": pl.Int64,
+        {**parsed.values, **parsed.meta}, schema={**{n: pl.String for n in parsed.values}, "_row_number": pl.Int64,
                                      "_parse_error": pl.String, "_raw_line": pl.String},
     ).with_columns(_source_file=pl.lit(rel_path), _run_id=pl.lit(run_id))
     pii = {f.name: f.column for f in dataset.fields if f.pii}
