@@ -124,18 +124,19 @@ def _timed_night(nightly, ds: date) -> dict:
 
 
 def _landing_files(data_dir: Path, start: date, days: int, scale: float) -> None:
-    """Generate the sample, or keep the one a previous run of the same profile left in `data_dir` (generation is
-    deterministic and, at profile L, takes minutes); everything the nightlies wrote before is removed."""
+    """Generate the sample, or keep one a previous run left in `data_dir` at the same scale and for at least as many
+    days (generation is deterministic and, at profile L, takes minutes); everything the nightlies wrote is removed."""
     from influence.sample import generate
 
-    marker = data_dir / "landing" / f".generated-{start}-{days}-{scale}"
+    landing = data_dir / "landing"
+    kept = [int(m.name.rsplit("-", 2)[1]) for m in landing.glob(f".generated-{start}-*-{scale}")]
     for path in data_dir.glob("*") if data_dir.exists() else []:
         if path.name != "landing":
             shutil.rmtree(path) if path.is_dir() else path.unlink()
-    if not marker.exists():
-        shutil.rmtree(data_dir / "landing", ignore_errors=True)
-        generate(data_dir / "landing", start, days, scale=scale, dirty_rate=0.01)
-        marker.touch()
+    if not kept or max(kept) < days:
+        shutil.rmtree(landing, ignore_errors=True)
+        generate(landing, start, days, scale=scale, dirty_rate=0.01)
+        (landing / f".generated-{start}-{days}-{scale}").touch()
 
 
 def run_benchmark(profile: str, days: int, data_dir: Path, also: tuple[int, ...] = ()) -> dict:

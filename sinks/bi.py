@@ -1,9 +1,8 @@
 """What BI tools get besides the tables: readable views over the marts, and a read-only copy of the embedded
-warehouse (DuckDB allows one writer; Metabase or Superset holding the file open would block the nightly run)."""
+warehouse's marts (DuckDB allows one writer; Metabase or Superset holding the file open would block the nightly run)."""
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from pathlib import Path
 
@@ -31,13 +30,41 @@ def view_statements(schema: str = "marts") -> list[str]:
     return statements
 
 
-def publish_readonly_copy(database: Path, target: Path) -> Path:
-    """Copy the (closed, checkpointed) DuckDB file to `target` through a temporary file and an atomic rename: a BI
-    tool opening `target` sees the previous copy or the new one, never half of one."""
+def _literal(value: str) -> str:
+    return sa.literal(value, sa.String()).compile(dialect=DIALECT, compile_kwargs={"literal_binds": True})
+
+
+def publish_readonly_copy(database: Path, target: Path, schemas: tuple[str, ...] = ("marts",)) -> Path:
+    """Build, beside `target`, a DuckDB file holding what BI tools query — the tables of `schemas` with their table
+    and column comments, and the views — then rename it over `target`: a BI tool opening it sees the previous copy
+    or the new one, never half of one. Staging, quarantine and audit stay in the main file (and the lake): at
+    millions of events a day they are most of it, and copying them every night made the night grow with history."""
+    import duckdb
+
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
-        shutil.copyfile(database, tmp)
+        with duckdb.connect(str(tmp)) as con:
+            con.execute(f"ATTACH {_literal(str(database))} AS source (READ_ONLY)")
+            for schema in map(check_identifier, schemas):
+                con.execute(f"CREATE SCHEMA {schema}")
+                tables = con.execute("SELECT table_name, comment FROM duckdb_tables() WHERE database_name = 'source' "
+                                     "AND schema_name = ? ORDER BY table_name", [schema]).fetchall()
+                for table, comment in tables:
+                    name = f"{schema}.{check_identifier(table)}"
+                    con.execute(f"CREATE TABLE {name} AS SELECT * FROM source.{name}")
+                    if comment:
+                        con.execute(f"COMMENT ON TABLE {name} IS {_literal(comment)}")
+                columns = con.execute("SELECT table_name, column_name, comment FROM duckdb_columns() "
+                                      "WHERE database_name = 'source' AND schema_name = ? AND comment IS NOT NULL "
+                                      "AND table_name IN (SELECT table_name FROM duckdb_tables() "
+                                      "WHERE database_name = 'source')", [schema]).fetchall()
+                for table, column, comment in columns:
+                    con.execute(f"COMMENT ON COLUMN {schema}.{check_identifier(table)}.{check_identifier(column)} "
+                                f"IS {_literal(comment)}")
+            con.execute("DETACH source")
+            for statement in view_statements():
+                con.execute(statement)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -75,6 +75,20 @@ def _warehouse_rows(path) -> dict[str, list]:
                 for schema, table in tables}
 
 
+def _assert_bi_copy(copy: Path, warehouse: Path) -> None:
+    """The BI copy holds every marts table with the same rows and comments, and the views — and nothing else."""
+    catalog = ("SELECT schema_name, table_name, comment, estimated_size FROM duckdb_tables() "
+               "WHERE schema_name = 'marts' ORDER BY table_name")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        expected = con.execute(catalog).fetchall()
+    with duckdb.connect(str(copy), read_only=True) as con:
+        assert con.execute(catalog).fetchall() == expected and len(expected) == 12
+        assert {s for (s,) in con.execute("SELECT DISTINCT schema_name FROM duckdb_tables()").fetchall()} == {"marts"}
+        assert con.execute("SELECT comment FROM duckdb_columns() WHERE table_name = 'fct_conversion' "
+                           "AND column_name = 'net_revenue'").fetchone()[0].startswith("gross_revenue minus")
+        assert con.execute("SELECT count(*) FROM marts.campaign_scorecard").fetchone()[0] > 0
+
+
 def test_nightly_writes_lake_and_duckdb_and_a_rerun_changes_nothing(prefect_harness, data_dir):
     from flows.nightly import nightly
 
@@ -108,6 +122,7 @@ def test_nightly_writes_lake_and_duckdb_and_a_rerun_changes_nothing(prefect_harn
     assert (data.visits, data.signups, data.orders) == (2, 2, 1)  # order 4990 converted in October
     artifact = _artifact(f"nightly-{FIXTURE_DATE}", summary.run_id)
     assert "# Nightly 2026-11-02" in artifact and "| web_events | loaded | 7 | 4 | 3 |" in artifact
+    _assert_bi_copy(data_dir / "bi" / "warehouse.duckdb", warehouse)
 
     again = nightly(ds=DS)
     assert {info["status"] for info in again.ingested.values()} == {"skipped"}
