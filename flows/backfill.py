@@ -26,9 +26,8 @@ from prefect.runtime import flow_run
 from flows.context import RunContext
 from flows.nightly import RunSummary, nightly
 from flows.runners import run_all, task_runner
-from flows.tasks import ingest
+from flows.tasks import dataset_calls, ingest
 from influence.settings import load_settings
-from schemas.raw import DATASETS
 from sources.ingest import IngestResult
 
 INGEST_DEPLOYMENT, NIGHTLY_DEPLOYMENT = "ingest/ingest", "nightly/nightly"
@@ -47,7 +46,7 @@ def ingest_landing(ds: date) -> dict[str, IngestResult]:
     settings = load_settings()
     ctx = RunContext.from_settings(settings, str(flow_run.id or uuid.uuid4()))
     with task_runner(settings) as runner:
-        return run_all(runner, ingest, {d.name: dict(dataset=d.name, ds=ds, ctx=ctx) for d in DATASETS})
+        return run_all(runner, ingest, dataset_calls(ds, ctx))
 
 
 def _ingest_ahead(days: list[date], concurrency: int) -> None:
@@ -55,8 +54,8 @@ def _ingest_ahead(days: list[date], concurrency: int) -> None:
     settings = load_settings()
     ctx = RunContext.from_settings(settings, str(flow_run.id or uuid.uuid4()))
     with task_runner(settings, max_workers=concurrency) as runner:
-        run_all(runner, ingest, {f"{d.name}-{day}": dict(dataset=d.name, ds=day, ctx=ctx)
-                                 for day in days for d in DATASETS})
+        run_all(runner, ingest, {f"{name}-{day}": kwargs
+                                 for day in days for name, kwargs in dataset_calls(day, ctx).items()})
 
 
 def _run_deployment(name: str, day: date, backfill_id: str, attempt: int) -> None:

@@ -20,7 +20,7 @@ from flows.attribution_tasks import attribution_partitions, build_attribution
 from flows.context import RunContext
 from flows.runners import run_all, task_runner
 from flows.tasks import (
-    build_marts, check_raw, check_warehouse, ingest, load_warehouse, owned_posted_dates, publish_bi_copy,
+    build_marts, check_raw, check_warehouse, dataset_calls, ingest, load_warehouse, owned_posted_dates, publish_bi_copy,
     publish_parquet, record_audit, stage, validate,
 )
 from influence.settings import load_settings
@@ -98,8 +98,8 @@ def nightly(ds: date | None = None, restate: bool = True) -> RunSummary:
             nightly(ds=late[0] + timedelta(days=day), restate=False)
 
     with task_runner(settings) as runner:
-        ingested = run_all(runner, ingest, {d.name: dict(dataset=d.name, ds=ds, ctx=ctx) for d in DATASETS})
-        checks = run_all(runner, check_raw, {d.name: dict(dataset=d.name, ds=ds, ctx=ctx) for d in DATASETS})
+        ingested = run_all(runner, ingest, dataset_calls(ds, ctx))
+        checks = run_all(runner, check_raw, dataset_calls(ds, ctx))
         clean = {name: check.split.clean for name, check in checks.items()}
         staged = run_all(runner, stage, {m.name: dict(model=m.name, ds=ds, clean={n: clean[n] for n in m.inputs})
                                          for m in STAGING_MODELS})

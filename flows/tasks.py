@@ -48,6 +48,11 @@ def _is_transient(task, task_run, state) -> bool:
 IO_RETRIES = dict(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_is_transient)
 
 
+def dataset_calls(ds: date, ctx: RunContext) -> dict[str, dict]:
+    """The arguments of a per-dataset step (ingest, check) for every raw dataset of landing date `ds`."""
+    return {name: dict(dataset=name, ds=ds, ctx=ctx) for name in RAW_DATASETS}
+
+
 @task(name="ingest", task_run_name="ingest-{dataset}-{ds}", cache_policy=NO_CACHE, **IO_RETRIES)
 def ingest(dataset: str, ds: date, ctx: RunContext) -> IngestResult:
     started = time.perf_counter()
