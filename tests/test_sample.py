@@ -179,3 +179,14 @@ def test_followers_span_at_least_four_tiers(tmp_path):
     tiers = {sum(c >= t for t in (1_000, 5_000, 50_000, 500_000)) for c in counts}
     assert len(tiers) >= 4
     assert 200 <= len(counts) <= 400  # ~300 accounts at scale 1
+
+
+def test_discount_codes_stay_unique_when_a_large_world_runs_out_of_short_ones():
+    """At profile L's scale (5 000+ deals) first names repeat so often that name + percent + letter runs out; the
+    generator then counts on, lazily (it once tried to build the endless list first)."""
+    from influence.sample.world import build_world
+
+    world = build_world(42, date(2026, 11, 1), 30, 40.0)
+    codes = [m.code for m in world.members]
+    assert len(codes) > 5000 and len(set(codes)) == len(codes)
+    assert any(code[-3:].isdigit() for code in codes)  # percent (2 digits) + a count: the fallback is in use
