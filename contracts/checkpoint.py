@@ -3,12 +3,12 @@ its dataset rules) and every table about to be published (keys, required columns
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 
-from contracts.gx import GxValidator, RuleResult, write_results
+from contracts.gx import DOCS_DAYS, GxValidator, RuleResult, prune_store, write_results
 from contracts.model import Contract, load_contracts
 from contracts.rules import published_rules, raw_dataset_rules, reference_targets
 from transforms.quarantine import BatchCheck
@@ -66,6 +66,7 @@ def validate_run(validation_dir: Path, ds: date, run_id: str, checks: dict[str, 
     if engine not in ENGINES:
         raise ValueError(f"validation engine {engine!r} is not one of {', '.join(ENGINES)}")
     contracts = contracts or load_contracts()
+    prune_store(validation_dir, ds - timedelta(days=DOCS_DAYS))
     validator = GxValidator(validation_dir)
     check = validator.record if engine == "polars" else validator.validate
     run_name = f"{ds.isoformat()}-{run_id}"

@@ -11,8 +11,10 @@ import json
 import logging
 import os
 import re
+import shutil
 import warnings
 from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from contracts.polars_engine import evaluate
 from contracts.rules import SEVERITY, Rule
 
 SOURCE_NAME = "influence"
+DOCS_DAYS = 14  # landing days of results kept in GX's store and data docs; every run's results stay in results/*.json
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,25 @@ class GxValidator:
         """Render this run's results into the data docs — only these, so the cost does not grow with history."""
         self.context.build_data_docs(resource_identifiers=self._rendered)
         return self.root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
+def prune_store(root: Path, keep_from: date) -> int:
+    """Remove from GX's results store and data docs under `root` the runs of landing dates before `keep_from`: GX
+    reads its whole store when it opens and indexes it on every docs build, so an unbounded store made each night
+    slower (after 90 nights of a small sample: 2.2 s to open the context, validation 1.2 s → 7.3 s a night). Every
+    run's results stay in results/<date>/<run>.json. Returns the number of runs removed."""
+    removed = 0
+    uncommitted = root / "gx" / "uncommitted"
+    for runs in (uncommitted / "validations", uncommitted / "data_docs" / "local_site" / "validations"):
+        for run in runs.glob("*/*/*"):
+            try:
+                landing = date.fromisoformat(run.name[:10])
+            except ValueError:
+                continue
+            if run.is_dir() and landing < keep_from:
+                shutil.rmtree(run)
+                removed += 1
+    return removed
 
 
 def write_results(path: Path, results: list[RuleResult], extra: dict[str, Any]) -> Path:

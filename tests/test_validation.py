@@ -137,3 +137,17 @@ def test_the_polars_engine_records_what_gx_computes_for_every_rule(prefect_harne
     assert polars.keys() == gx.keys() and len(polars) > 800
     assert {rule: polars[rule] for rule in polars if polars[rule] != gx[rule]} == {}
     assert sum(not success for success, *_ in polars.values()) > 40  # the comparison covers failures, not only passes
+
+
+def test_gx_keeps_the_last_two_weeks_of_results_so_a_night_does_not_slow_down_with_history(tmp_path):
+    from contracts.gx import prune_store
+
+    uncommitted = tmp_path / "gx" / "uncommitted"
+    runs = [uncommitted / "validations" / "raw" / "web_events" / "2026-10-31-run-a",
+            uncommitted / "validations" / "published" / "fct_visit" / "2026-11-14-run-b",
+            uncommitted / "data_docs" / "local_site" / "validations" / "raw" / "web_events" / "2026-10-31-run-a",
+            uncommitted / "validations" / "raw" / "web_events" / "not-a-run"]
+    for run in runs:
+        (run / "x").mkdir(parents=True)
+    assert prune_store(tmp_path, date(2026, 11, 1)) == 2
+    assert [run.exists() for run in runs] == [False, True, False, True]
