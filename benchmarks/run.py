@@ -131,8 +131,10 @@ def _landing_files(data_dir: Path, start: date, days: int, scale: float) -> None
     landing = data_dir / "landing"
     kept = [int(m.name.rsplit("-", 2)[1]) for m in landing.glob(f".generated-{start}-*-{scale}")]
     for path in data_dir.glob("*") if data_dir.exists() else []:
-        if path.name != "landing":
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        if path.is_dir() and path.name != "landing":
+            shutil.rmtree(path)
+        elif path.is_file():
+            path.unlink()
     if not kept or max(kept) < days:
         shutil.rmtree(landing, ignore_errors=True)
         generate(landing, start, days, scale=scale, dirty_rate=0.01)

@@ -93,9 +93,9 @@ class _Columns:
     def good(self, number: int, record: dict[str, str | None]) -> None:
         for name, column in self.values.items():
             column.append(record[name])
-        self._ok(number)
+        self.ok(number)
 
-    def _ok(self, number: int) -> None:
+    def ok(self, number: int) -> None:
         self.meta["_row_number"].append(number)
         self.meta["_parse_error"].append(None)
         self.meta["_raw_line"].append(None)
@@ -142,7 +142,7 @@ def _parse_ndjson(text: str, dataset: RawDataset, valid_utf8: bool) -> _Columns:
                 append(value)
             else:
                 append(dumps(value, separators=(",", ":"), ensure_ascii=False))
-        parsed._ok(number)
+        parsed.ok(number)
     return parsed
 
 
