@@ -112,7 +112,7 @@ def _channel_months(ds: date, ctx: RunContext, visits: pl.DataFrame, conversions
         months.append(build_mart_channel_attribution(
             _month_rows(ctx, "fct_attribution", attribution, "converted_date", month, ds, first),
             _month_rows(ctx, "fct_conversion", conversions, "converted_date", month, ds, first),
-            build_nonconverting_paths(month_visits), month, ctx.rules.attribution.shapley_max_channels).collect())
+            build_nonconverting_paths(month_visits).collect().lazy(), month, ctx.rules.attribution.shapley_max_channels).collect())
     return pl.concat(months)
 
 

@@ -19,13 +19,16 @@ _OUT = ["level", "credited_to", "model", "conversions", "revenue", "removal_effe
 
 def _path_frame(converting: pl.LazyFrame, nonconverting: pl.LazyFrame, column: str) -> pl.DataFrame:
     """Converting paths (one per conversion, valued at its net revenue) and non-converting ones (one per browser)
-    → the path-aggregate frame the data-driven models take."""
-    conv = converting.filter(pl.col(column).is_not_null()).select(
-        path=pl.col(column).str.split(" > "), conversions=pl.lit(1.0),
-        value=pl.col("net_revenue").cast(pl.Float64), nulls=pl.lit(0.0))
-    null = nonconverting.select(path=pl.col(column).str.split(" > "), conversions=pl.lit(0.0), value=pl.lit(0.0),
-                                nulls=pl.lit(1.0))
-    return pl.concat([conv, null]).collect()
+    → the path-aggregate frame the data-driven models take, one row per distinct path (sorted)."""
+    # Aggregated by the path string before splitting it: a month has millions of journeys but tens of thousands of
+    # distinct paths. Revenue is summed in exact decimals, so the order rows arrive in cannot move a cent.
+    conv = converting.filter(pl.col(column).is_not_null()).group_by(path=pl.col(column)).agg(
+        conversions=pl.len().cast(pl.Float64), value=pl.col("net_revenue").sum(), nulls=pl.lit(0.0))
+    null = nonconverting.group_by(path=pl.col(column)).agg(
+        conversions=pl.lit(0.0), value=pl.lit(0, dtype=MONEY), nulls=pl.len().cast(pl.Float64))
+    return (pl.concat([conv, null], how="vertical_relaxed").group_by("path")
+            .agg(pl.col("conversions", "nulls").sum(), pl.col("value").sum().cast(pl.Float64))
+            .sort("path").select(pl.col("path").str.split(" > "), "conversions", "value", "nulls").collect())
 
 
 def build_nonconverting_paths(visits: pl.LazyFrame) -> pl.LazyFrame:
