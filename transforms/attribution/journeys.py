@@ -81,7 +81,8 @@ def build_paths(touches: pl.LazyFrame) -> pl.LazyFrame:
     """Transformed touches → one row per conversion with its channel path and its touch path (credited_to keys),
     joined by ' > ' as analysts write them."""
     ordered = touches.sort("conversion_id", "touch_number")
+    # Lists joined after grouping: much faster than joining strings inside the aggregation.
     return ordered.group_by("conversion_id", maintain_order=True).agg(
-        channel_path=pl.col("channel").str.join(" > "),
-        touch_path=credited_to(pl.col("channel"), pl.col("influencer_id"), pl.col("campaign_id")).str.join(" > "),
-        touches=pl.len().cast(pl.Int64))
+        channel_path=pl.col("channel"),
+        touch_path=credited_to(pl.col("channel"), pl.col("influencer_id"), pl.col("campaign_id")),
+        touches=pl.len().cast(pl.Int64)).with_columns(pl.col("channel_path", "touch_path").list.join(" > "))
