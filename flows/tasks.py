@@ -179,7 +179,10 @@ def publish_bi_copy(ds: date, ctx: RunContext) -> str | None:
     if url.get_backend_name() != "duckdb":
         return None
     database = Path(url.database)
-    return str(publish_readonly_copy(database, database.parent / "bi" / database.name))
+    partitioned = {name: contract.partition_column for name, contract in load_contracts().items()
+                   if contract.layer == "marts" and contract.partition_column}
+    return str(publish_readonly_copy(database, database.parent / "bi" / database.name, ctx.lake_dir / "marts",
+                                     partitioned))
 
 
 @task(name="check-warehouse", task_run_name="check-warehouse-{ds}", cache_policy=NO_CACHE, **IO_RETRIES)

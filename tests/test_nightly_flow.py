@@ -76,13 +76,22 @@ def _warehouse_rows(path) -> dict[str, list]:
 
 
 def _assert_bi_copy(copy: Path, warehouse: Path) -> None:
-    """The BI copy holds every marts table with the same rows and comments, and the views — and nothing else."""
-    catalog = ("SELECT schema_name, table_name, comment, estimated_size FROM duckdb_tables() "
-               "WHERE schema_name = 'marts' ORDER BY table_name")
+    """The BI copy holds every marts table with the same rows, column order and comments — the date-partitioned
+    facts as views over the lake, the rest as tables — plus the readable views, and nothing else."""
+    catalog = ("SELECT table_name, comment FROM duckdb_tables() WHERE schema_name = 'marts' UNION ALL "
+               "SELECT view_name, comment FROM duckdb_views() WHERE schema_name = 'marts' AND NOT internal "
+               "ORDER BY 1")
     with duckdb.connect(str(warehouse), read_only=True) as con:
         expected = con.execute(catalog).fetchall()
+        tables = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'")
+                  .fetchall()]
+        rows = {t: con.execute(f'SELECT * FROM marts."{t}" ORDER BY ALL').fetchall() for t in tables}
     with duckdb.connect(str(copy), read_only=True) as con:
-        assert con.execute(catalog).fetchall() == expected and len(expected) == 12
+        assert con.execute(catalog).fetchall() == expected and len(tables) == 12
+        assert {t: con.execute(f'SELECT * FROM marts."{t}" ORDER BY ALL').fetchall() for t in tables} == rows
+        views = {v for (v,) in con.execute("SELECT view_name FROM duckdb_views() WHERE schema_name = 'marts'")
+                 .fetchall()}
+        assert {"fct_visit", "fct_conversion", "fct_attribution", "fct_post_engagement"} <= views
         assert {s for (s,) in con.execute("SELECT DISTINCT schema_name FROM duckdb_tables()").fetchall()} == {"marts"}
         assert con.execute("SELECT comment FROM duckdb_columns() WHERE table_name = 'fct_conversion' "
                            "AND column_name = 'net_revenue'").fetchone()[0].startswith("gross_revenue minus")

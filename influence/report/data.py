@@ -16,8 +16,11 @@ from influence.rules import Rules
 from sinks.lake import scan_history, scan_whole
 
 
-def _history(lake: Path, table: str, column: str, start: date, end: date) -> pl.DataFrame:
-    return scan_history(lake, "marts", table, column, start, end, table_schema(table)).collect()
+def _history(lake: Path, table: str, column: str, start: date, end: date, *columns: str) -> pl.DataFrame:
+    """A mart's partitions from `start` to `end`; only `columns` (all when none): a month of visits or credit rows
+    is millions of rows at scale, and the report needs a few columns of them."""
+    scan = scan_history(lake, "marts", table, column, start, end, table_schema(table))
+    return (scan.select(columns) if columns else scan).collect()
 
 
 def _validation(validation_dir: Path, ds: date) -> tuple[int, list[tuple[str, str, str]]]:
@@ -30,16 +33,18 @@ def _validation(validation_dir: Path, ds: date) -> tuple[int, list[tuple[str, st
 
 def read_report_data(lake: Path, validation_dir: Path, ds: date, rules: Rules) -> ReportData:
     month = ds.replace(day=1)
-    conversions = _history(lake, "fct_conversion", "converted_date", month, ds)
+    conversions = _history(lake, "fct_conversion", "converted_date", month, ds, "conversion_type")
     checked, failed = _validation(validation_dir, ds)
     return ReportData(
         ds=ds,
         benchmark=_history(lake, "mart_tier_benchmark", "month_start_date", month, month),
         account_daily=_history(lake, "fct_account_daily", "metric_date", ds - timedelta(days=29), ds),
-        attribution=_history(lake, "fct_attribution", "converted_date", month, ds),
+        attribution=_history(lake, "fct_attribution", "converted_date", month, ds, "influencer_id", "model",
+                             "attributed_revenue"),
         campaigns=scan_whole(lake, "marts", "mart_campaign_performance",
                              table_schema("mart_campaign_performance")).collect(),
-        visits=_history(lake, "fct_visit", "visit_date", month, ds).height,
+        visits=scan_history(lake, "marts", "fct_visit", "visit_date", month, ds, table_schema("fct_visit"))
+        .select(pl.len()).collect().item(),
         signups=conversions.filter(pl.col("conversion_type") == "signup").height,
         orders=conversions.filter(pl.col("conversion_type") == "order").height,
         rules_checked=checked, rules_failed=failed,

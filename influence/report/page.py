@@ -21,7 +21,7 @@ class ReportData:
     ds: date
     benchmark: pl.DataFrame          # mart_tier_benchmark, month of ds
     account_daily: pl.DataFrame      # fct_account_daily, 30 days to ds
-    attribution: pl.DataFrame        # fct_attribution, month of ds to ds
+    attribution: pl.DataFrame        # fct_attribution (influencer_id, model, attributed_revenue), month to ds
     campaigns: pl.DataFrame          # mart_campaign_performance
     visits: int
     signups: int
