@@ -7,7 +7,7 @@ table the warehouse cannot take stops the run before the first write, so previou
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 
 import polars as pl
@@ -29,6 +29,7 @@ from sinks.lake import sweep_temporaries
 from sources.ingest import arrived_late
 from transforms.marts.benchmark import month_start
 from transforms.audit import SourceOutcome, build_run_sources
+from transforms.quarantine import BatchCheck
 from transforms.staging.models import STAGING_MODELS
 
 
@@ -53,16 +54,22 @@ def default_ds(scheduled: datetime | None, zone) -> date:
     return (scheduled or datetime.now(timezone.utc)).astimezone(zone).date() - timedelta(days=1)
 
 
-def _outcomes(ingested: dict, checks: dict, validation) -> list[SourceOutcome]:
+def _outcomes(ingested: dict, checks: dict, clean_rows: dict[str, int], validation) -> list[SourceOutcome]:
     outcomes = []
     for name, result in ingested.items():
-        split = checks[name].split
+        quarantined = checks[name].split.quarantined.height
         failed = validation.failed_for(name)
         outcomes.append(SourceOutcome(
-            name, result.file, result.status, split.clean.height + split.quarantined.height, split.clean.height,
-            split.quarantined.height, len(failed), sum(r.severity == "error" for r in failed), result.seconds,
-            checks[name].seconds))
+            name, result.file, result.status, clean_rows[name] + quarantined, clean_rows[name], quarantined,
+            len(failed), sum(r.severity == "error" for r in failed), result.seconds, checks[name].seconds))
     return outcomes
+
+
+def _without_clean_rows(checks: dict[str, BatchCheck]) -> dict[str, BatchCheck]:
+    """The checks with their clean raw rows dropped: once staged they are not needed again, and at scale they are
+    gigabytes the marts could use (2 M web events a day)."""
+    return {name: replace(check, split=replace(check.split, clean=check.split.clean.clear()))
+            for name, check in checks.items()}
 
 
 def _posted_date_partitions(fct: pl.DataFrame, ds: date, ctx: RunContext) -> list:
@@ -103,12 +110,15 @@ def nightly(ds: date | None = None, restate: bool = True) -> RunSummary:
         clean = {name: check.split.clean for name, check in checks.items()}
         staged = run_all(runner, stage, {m.name: dict(model=m.name, ds=ds, clean={n: clean[n] for n in m.inputs})
                                          for m in STAGING_MODELS})
+    clean_rows = {name: frame.height for name, frame in clean.items()}
+    del clean
+    checks = _without_clean_rows(checks)
     marts = build_marts(ds, ctx, staged)
     marts |= build_attribution(ds, ctx, staged, marts["fct_post_engagement"])
     validation = validate(ds, ctx, checks, {**staged, **marts})
 
     failed = bool(validation.errors)
-    audit = build_run_sources(ctx.run_id, ds, _outcomes(ingested, checks, validation), started,
+    audit = build_run_sources(ctx.run_id, ds, _outcomes(ingested, checks, clean_rows, validation), started,
                               datetime.now(timezone.utc), run_failed=failed)
     if failed:
         record_audit(audit, ds, ctx)
