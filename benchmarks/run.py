@@ -1,5 +1,5 @@
 """Nightly benchmark: generate a sample at a profile's scale, run the nightlies before day N untimed (the history a
-real night has in place), then time the night of day N stage by stage.
+real night has in place), then time the night of day N stage by stage. Every night runs in a process of its own.
 
     python -m benchmarks.run --profile S|M|L [--days N] [--also-day M] [--json OUT] [--data-dir DIR]
 
@@ -133,11 +133,19 @@ def _timed_night(ds: date) -> dict:
             "validation_share": round(validate / wall, 3), "stages": [asdict(s) for s in stages]}
 
 
-def _fresh_process_night(ds: date) -> dict:
-    """Time the night in a new process, as a Prefect worker runs each flow run: memory retained by the earlier
-    nights (Python and the allocator keep freed pages for reuse) would otherwise count against it."""
+def _untimed_night(ds: date) -> dict:
+    from flows.nightly import nightly
+
+    nightly(ds=ds)
+    return {}
+
+
+def _in_fresh_process(night, ds: date) -> dict:
+    """Run a night in a new process, as a Prefect worker runs each flow run: memory an earlier night left behind
+    (Python and the allocator keep freed pages for reuse) would otherwise count against it — at profile L, nights
+    run one after another in one process reached the 24 GB of this machine."""
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_timed_night, ds).result()
+        return pool.submit(night, ds).result()
 
 
 def _landing_files(data_dir: Path, start: date, days: int, scale: float) -> None:
@@ -167,15 +175,14 @@ def run_benchmark(profile: str, days: int, data_dir: Path, also: tuple[int, ...]
     os.environ.setdefault("INFLUENCE_PII_KEY", "benchmark-key")
     _landing_files(data_dir, start, days, scale)
 
-    from flows.nightly import nightly
-
     earlier = {}
     for i in range(days - 1):
         if i + 1 in also:
-            earlier[i + 1] = {"day": i + 1, **_fresh_process_night(start + timedelta(days=i))}
+            earlier[i + 1] = {"day": i + 1, **_in_fresh_process(_timed_night, start + timedelta(days=i))}
         else:
-            nightly(ds=start + timedelta(days=i))
-    result = {"profile": profile, "scale": scale, "day": days, **_fresh_process_night(start + timedelta(days=days - 1)),
+            _in_fresh_process(_untimed_night, start + timedelta(days=i))
+    result = {"profile": profile, "scale": scale, "day": days,
+              **_in_fresh_process(_timed_night, start + timedelta(days=days - 1)),
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
     if earlier:
         result["earlier_nights"] = list(earlier.values())

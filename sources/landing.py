@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import csv
-import gc
 import gzip
 import io
-import itertools
 import json
 import re
 import zlib
@@ -129,16 +127,14 @@ def _line_error(line: str, check_utf8: bool, check_escapes: bool) -> tuple[objec
     return record, None
 
 
-def _as_text(value: object, nested: bool) -> str | None:
-    """A JSON value as the raw layer keeps it: a string as it is, except in an array/object field; anything else
-    as compact JSON text (so a scalar sent where an array belongs stays recognisable)."""
-    if value is None or (not nested and type(value) is str):
-        return value
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _decode_lines(text: str, has_cr: bool, check_utf8: bool, check_escapes: bool, parsed: _Columns,
-                  records: list[dict]) -> None:
+def _parse_ndjson(text: str, dataset: RawDataset, valid_utf8: bool) -> _Columns:
+    parsed = _Columns(dataset)
+    # Per-line checks that cannot find anything in this text are skipped: no undecodable bytes when the whole file
+    # decoded strictly, no escaped half surrogate without any \u escape.
+    check_utf8, check_escapes = not valid_utf8, "\\u" in text
+    has_cr = "\r" in text
+    fields = [(parsed.values[f.name].append, f.json_path, f.nested) for f in dataset.fields]
+    dumps = json.dumps
     # Split on "\n" only: str.splitlines() would also break at U+2028 and friends, which JSON allows inside values.
     for number, line in enumerate(text.split("\n"), start=1):
         if has_cr:
@@ -148,38 +144,14 @@ def _decode_lines(text: str, has_cr: bool, check_utf8: bool, check_escapes: bool
         record, error = _line_error(line, check_utf8, check_escapes)
         if error is not None:
             parsed.bad(number, error, line)
-            records.append({})
             continue
-        records.append(record)
+        for append, path, nested in fields:
+            value = record.get(path[0]) if len(path) == 1 else _dig(record, path)
+            if value is None or (not nested and type(value) is str):
+                append(value)
+            else:
+                append(dumps(value, separators=(",", ":"), ensure_ascii=False))
         parsed.ok(number)
-
-
-def _parse_ndjson(text: str, dataset: RawDataset, valid_utf8: bool) -> _Columns:
-    parsed = _Columns(dataset)
-    # Per-line checks that cannot find anything in this text are skipped: no undecodable bytes when the whole file
-    # decoded strictly, no escaped half surrogate without any \u escape.
-    check_utf8, check_escapes = not valid_utf8, "\\u" in text
-    has_cr = "\r" in text
-    records: list[dict] = []  # {} for a bad line: every field reads as null there
-    # Millions of live dicts would make the cyclic garbage collector rescan them over and over; JSON values hold no
-    # reference cycles, so it is paused while they are built.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        _decode_lines(text, has_cr, check_utf8, check_escapes, parsed, records)
-    finally:
-        if collecting:
-            gc.enable()
-    # Column by column: one comprehension per field is several times faster than appending field by field per line.
-    for f in dataset.fields:
-        path = f.json_path
-        if len(path) == 1:
-            column = list(map(dict.get, records, itertools.repeat(path[0], len(records))))
-        else:
-            column = [_dig(record, path) for record in records]
-        if f.nested or not set(map(type, column)) <= {str, type(None)}:
-            column = [_as_text(value, f.nested) for value in column]
-        parsed.values[f.name] = column
     return parsed
 
 
