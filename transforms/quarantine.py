@@ -43,11 +43,13 @@ def _dedupe_order(contract: Contract) -> list[pl.Expr]:
     return [to_utc(pl.col(raw_column(contract.prop(c)))) for c in contract.dedupe_latest_by]
 
 
-def split_batch(raw: pl.DataFrame, contract: Contract, rules: list[Rule]) -> SplitResult:
+def split_batch(raw: pl.DataFrame, contract: Contract, rules: list[Rule],
+                checked: pl.DataFrame | None = None) -> SplitResult:
     """Apply `rules` (row-level) to `raw`; then, among the rows that passed, keep one row per primary key — the latest
-    by the contract's `dedupeLatestBy`, ties to the later line — and quarantine the superseded ones."""
+    by the contract's `dedupeLatestBy`, ties to the later line — and quarantine the superseded ones. `checked` is
+    `raw`'s validation frame when the caller has built it already."""
     dataset = contract.name
-    checked = validation_frame(raw, contract)
+    checked = validation_frame(raw, contract) if checked is None else checked
     fail = [pl.col(f"__fail{i}") for i in range(len(rules))]
     flags = checked.select(
         "_row_number",
@@ -134,4 +136,5 @@ def same_day_references(contract: Contract, raw: dict[str, pl.DataFrame]) -> dic
 
 def check_batch(raw: pl.DataFrame, contract: Contract, rules: list[Rule]) -> BatchCheck:
     """Split one raw batch by its row rules and keep the frame the rules were evaluated on, for GX to record."""
-    return BatchCheck(contract.name, validation_frame(raw, contract), rules, split_batch(raw, contract, rules))
+    checked = validation_frame(raw, contract)
+    return BatchCheck(contract.name, checked, rules, split_batch(raw, contract, rules, checked))
