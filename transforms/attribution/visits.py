@@ -78,7 +78,7 @@ def sessionize(events: pl.LazyFrame, timeout_minutes: int) -> pl.LazyFrame:
     ordered = events.sort("anonymous_id", "event_at", "event_id")
     new_browser = (pl.col("anonymous_id") != pl.col("anonymous_id").shift(1)).fill_null(True)
     gap = pl.col("event_at") - pl.col("event_at").shift(1)
-    timed_out = pl.col("_new_browser") | (gap >= pl.duration(minutes=timeout_minutes))
+    timed_out = pl.col("_new_browser") | gap.is_null() | (gap >= pl.duration(minutes=timeout_minutes))
     # The campaign the visit runs under is the latest tag since the period started: a marker at each period's first
     # event (NUL, never a real tag) stops the forward fill from carrying a tag into the next period.
     tag = pl.col("utm_campaign")
