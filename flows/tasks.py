@@ -15,7 +15,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import make_url
 
-from contracts.checkpoint import RunValidation, validate_run
+from contracts.checkpoint import RunValidation, evaluate_raw, validate_run
 from contracts.model import load_contracts, table_schema
 from contracts.rules import reference_targets, row_rules
 from flows.context import RunContext
@@ -80,6 +80,8 @@ def check_raw(dataset: str, ds: date, ctx: RunContext) -> BatchCheck:
         top = ", ".join(f"{rule} {n}" for rule, n in sorted(split.rule_counts.items(), key=lambda kv: -kv[1]) if n)
         get_run_logger().info("%s: %d of %d rows quarantined (%s)", dataset, split.quarantined.height,
                                  raw.height, top)
+    if ctx.validation_engine == "polars":
+        checked = evaluate_raw(checked, contract)
     checked.seconds = time.perf_counter() - started
     return checked
 

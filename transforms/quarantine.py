@@ -112,10 +112,12 @@ def _dedupe(passed: pl.DataFrame, contract: Contract, checked: pl.DataFrame) -> 
 @dataclass
 class BatchCheck:
     dataset: str
-    frame: pl.DataFrame  # the validation frame GX checks
+    frame: pl.DataFrame  # the validation frame GX checks (emptied once its rules are evaluated: see `outcomes`)
     rules: list[Rule]  # the row-level rules applied
     split: SplitResult
     seconds: float = 0.0
+    outcomes: list[dict] | None = None  # the raw-batch rules' outcomes, when evaluated in the check step
+    rows: int | None = None  # the validation frame's row count, kept when the frame is emptied
 
 
 def reference_values(raw: pl.DataFrame, column: str) -> list[str]:
