@@ -19,6 +19,10 @@ def _comment(sql: str) -> str:
     return " ".join(lines)
 
 
+def _literal(value: str) -> str:
+    return str(sa.literal(value, sa.String()).compile(dialect=DIALECT, compile_kwargs={"literal_binds": True}))
+
+
 def view_statements(schema: str = "marts") -> list[str]:
     """CREATE OR REPLACE VIEW for each file in sinks/views/ (one view per file, named like the file), each followed
     by a COMMENT ON VIEW taken from the file's leading comment lines."""
@@ -26,13 +30,8 @@ def view_statements(schema: str = "marts") -> list[str]:
     for path in sorted(VIEWS_DIR.glob("*.sql")):
         sql = path.read_text()
         name = f"{check_identifier(schema)}.{check_identifier(path.stem)}"
-        literal = sa.literal(_comment(sql), sa.String()).compile(dialect=DIALECT, compile_kwargs={"literal_binds": True})
-        statements += [sql.strip().rstrip(";"), f"COMMENT ON VIEW {name} IS {literal}"]
+        statements += [sql.strip().rstrip(";"), f"COMMENT ON VIEW {name} IS {_literal(_comment(sql))}"]
     return statements
-
-
-def _literal(value: str) -> str:
-    return str(sa.literal(value, sa.String()).compile(dialect=DIALECT, compile_kwargs={"literal_binds": True}))
 
 
 def _parquet_view(lake_table: Path, column: str, columns: list[str]) -> str:

@@ -102,18 +102,9 @@ class _Columns:
         self.meta["_raw_line"].append(None)
 
 
-def _line_error(line: str, check_utf8: bool, check_escapes: bool) -> tuple[object, str | None]:
-    """The decoded JSON object of a line, or why it is not one."""
-    if check_utf8 and (column := _bad_utf8(line)) is not None:
-        return None, f"not valid UTF-8 (byte at column {column})"
-    try:
-        # orjson first (several times faster); what it refuses — NaN, integers past 64 bits, half surrogates — goes
-        # through the standard decoder, which decides and words the error exactly as before.
-        record = orjson.loads(line)
-        return (record, None) if type(record) is dict else (None, f"expected a JSON object, found "
-                                                                  f"{type(record).__name__}")
-    except orjson.JSONDecodeError:
-        pass
+def _standard_decode(line: str, check_escapes: bool) -> tuple[object, str | None]:
+    """The standard library's decoding of a line orjson refused (NaN, integers past 64 bits, half surrogates): it
+    decides, and words the error."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -122,6 +113,19 @@ def _line_error(line: str, check_utf8: bool, check_escapes: bool) -> tuple[objec
         return None, f"malformed JSON: {str(exc)[:120]}"
     if check_escapes and _ESCAPED_SURROGATE.search(line) and _has_lone_surrogate(record):
         return None, "malformed JSON: a \\u escape encodes half a UTF-16 pair"
+    return record, None
+
+
+def _line_error(line: str, check_utf8: bool, check_escapes: bool) -> tuple[object, str | None]:
+    """The decoded JSON object of a line, or why it is not one."""
+    if check_utf8 and (column := _bad_utf8(line)) is not None:
+        return None, f"not valid UTF-8 (byte at column {column})"
+    try:
+        record = orjson.loads(line)  # several times faster than json.loads
+    except orjson.JSONDecodeError:
+        record, error = _standard_decode(line, check_escapes)
+        if error is not None:
+            return None, error
     if not isinstance(record, dict):
         return None, f"expected a JSON object, found {type(record).__name__}"
     return record, None

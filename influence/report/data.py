@@ -16,10 +16,14 @@ from influence.rules import Rules
 from sinks.lake import scan_history, scan_whole
 
 
+def _scan(lake: Path, table: str, column: str, start: date, end: date) -> pl.LazyFrame:
+    return scan_history(lake, "marts", table, column, start, end, table_schema(table))
+
+
 def _history(lake: Path, table: str, column: str, start: date, end: date, *columns: str) -> pl.DataFrame:
     """A mart's partitions from `start` to `end`; only `columns` (all when none): a month of visits or credit rows
     is millions of rows at scale, and the report needs a few columns of them."""
-    scan = scan_history(lake, "marts", table, column, start, end, table_schema(table))
+    scan = _scan(lake, table, column, start, end)
     return (scan.select(columns) if columns else scan).collect()
 
 
@@ -43,8 +47,7 @@ def read_report_data(lake: Path, validation_dir: Path, ds: date, rules: Rules) -
                              "attributed_revenue"),
         campaigns=scan_whole(lake, "marts", "mart_campaign_performance",
                              table_schema("mart_campaign_performance")).collect(),
-        visits=scan_history(lake, "marts", "fct_visit", "visit_date", month, ds, table_schema("fct_visit"))
-        .select(pl.len()).collect().item(),
+        visits=_scan(lake, "fct_visit", "visit_date", month, ds).select(pl.len()).collect().item(),
         signups=conversions.filter(pl.col("conversion_type") == "signup").height,
         orders=conversions.filter(pl.col("conversion_type") == "order").height,
         rules_checked=checked, rules_failed=failed,
