@@ -32,8 +32,8 @@ PROFILES = {  # scale 1 ≈ 300 accounts, 52 k web events, ~400 orders a day
 STAGES = (  # task-name prefix → reported stage
     ("ingest-", "ingest"), ("check-warehouse-", "load_warehouse"), ("check-", "validate"), ("validate-", "validate"),
     ("stage-", "staging"), ("build-marts-", "engagement"), ("build-attribution-", "attribution"),
-    ("publish-parquet-", "publish_parquet"), ("load-warehouse-", "load_warehouse"), ("record-audit-", "load_warehouse"),
-    ("publish-bi-copy-", "report"), ("write-report-", "report"), ("publish-artifacts-", "report"),
+    ("publish-parquet-", "publish_parquet"), ("publish-artifacts-", "report"), ("publish-", "load_warehouse"),
+    ("record-audit-", "load_warehouse"),
 )
 
 
@@ -101,18 +101,23 @@ def stage_table(task_runs: list, samples: list[tuple[datetime, float]], rows_in:
 
 
 def _task_runs(flow_run_id: str) -> list:
+    """The task runs of a nightly flow run and of its child flow runs (the nights it built)."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterParentFlowRunId
 
     runs: list = []
     with get_client(sync_client=True) as client:
-        while page := client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+        children = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[flow_run_id])))
+        ids = [flow_run_id, *(str(child.id) for child in children)]
+        while page := client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)),
                                             limit=200, offset=len(runs)):
             runs += page
-    return runs
+    return runs, len(children)
 
 
 def _timed_night(ds: date) -> dict:
+    """Time `nightly(ds)`: a new night, or a rerun of an earlier one (which replays the nights after it)."""
     from prefect.client.orchestration import get_client
 
     from flows.nightly import nightly
@@ -122,13 +127,16 @@ def _timed_night(ds: date) -> dict:
     sampler = RssSampler()
     sampler.start()
     started = time.perf_counter()
-    summary = nightly(ds=ds)
+    state = nightly(ds=ds, return_state=True)
     wall = time.perf_counter() - started
     samples = sampler.stop()
+    summary = state.result()
     rows_in = sum(info["rows"] or 0 for info in summary.ingested.values())
-    stages = stage_table(_task_runs(summary.run_id), samples, rows_in)
+    runs, nights = _task_runs(str(state.state_details.flow_run_id))
+    stages = stage_table(runs, samples, rows_in)
     validate = sum(s.seconds for s in stages if s.name == "validate")
-    return {"rows_in": rows_in, "wall_seconds": round(wall, 2), "peak_rss_mib": round(max(rss for _, rss in samples), 1),
+    return {"rows_in": rows_in, "wall_seconds": round(wall, 2), "nights_built": nights,
+            "peak_rss_mib": round(max(rss for _, rss in samples), 1),
             "max_rss_mib_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "validation_share": round(validate / wall, 3), "stages": [asdict(s) for s in stages]}
 
@@ -166,9 +174,10 @@ def _landing_files(data_dir: Path, start: date, days: int, scale: float) -> None
         (landing / f".generated-{start}-{days}-{scale}").touch()
 
 
-def run_benchmark(profile: str, days: int, data_dir: Path, also: tuple[int, ...] = ()) -> dict:
+def run_benchmark(profile: str, days: int, data_dir: Path, also: tuple[int, ...] = (), rerun_back: int = 0) -> dict:
     """Generate `days` days at the profile's scale and run every nightly in order; time the last night and the
-    nights of the days in `also` (the same history, so day 30 and day 90 compare like with like)."""
+    nights of the days in `also` (the same history, so day 30 and day 90 compare like with like). With
+    `rerun_back`, then time a rerun of the night that many days before the last (it replays the nights after it)."""
     scale = PROFILES[profile]["scale"]
     start = date(2026, 11, 1)
     os.environ.update(INFLUENCE_DATA_DIR=str(data_dir), PREFECT_LOGGING_LEVEL="WARNING")
@@ -188,6 +197,10 @@ def run_benchmark(profile: str, days: int, data_dir: Path, also: tuple[int, ...]
         result["earlier_nights"] = list(earlier.values())
         result["growth_vs_earlier"] = {str(day): round(result["wall_seconds"] / night["wall_seconds"], 3)
                                        for day, night in earlier.items()}
+    if rerun_back:
+        rerun = _in_fresh_process(_timed_night, start + timedelta(days=days - 1 - rerun_back))
+        result["rerun"] = {"days_back": rerun_back, **rerun,
+                           "vs_nightly": round(rerun["wall_seconds"] / result["wall_seconds"], 2)}
     return result
 
 
@@ -199,13 +212,16 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, help="keep the data here (default: a temporary folder)")
     parser.add_argument("--also-day", type=int, action="append", default=[],
                         help="also time the night of this earlier day, to compare (e.g. --days 90 --also-day 30)")
+    parser.add_argument("--rerun-back", type=int, default=0,
+                        help="then time a rerun of the night this many days before the last (e.g. 7)")
     args = parser.parse_args()
     for name, value in (("DO_NOT_TRACK", "1"), ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
                         ("GX_ANALYTICS_ENABLED", "false")):
         os.environ.setdefault(name, value)
     days = args.days or PROFILES[args.profile]["days"]
     with tempfile.TemporaryDirectory() as tmp:
-        result = run_benchmark(args.profile, days, args.data_dir or Path(tmp) / "data", tuple(args.also_day))
+        result = run_benchmark(args.profile, days, args.data_dir or Path(tmp) / "data", tuple(args.also_day),
+                               args.rerun_back)
     print(f"profile {result['profile']} (scale {result['scale']}), night of day {result['day']}: "
           f"{result['rows_in']:,} raw rows in, {result['wall_seconds']} s wall, peak RSS {result['peak_rss_mib']} MiB, "
           f"validation {result['validation_share']:.0%} of wall")
@@ -216,6 +232,10 @@ def main() -> None:
     for night in result.get("earlier_nights", []):
         print(f"night of day {night['day']}: {night['wall_seconds']} s wall, peak RSS {night['peak_rss_mib']} MiB; "
               f"day {result['day']} / day {night['day']} = {result['growth_vs_earlier'][str(night['day'])]:.2f}×")
+    if rerun := result.get("rerun"):
+        print(f"rerun of the night {rerun['days_back']} days back: {rerun['nights_built']} nights built and published "
+              f"once, {rerun['wall_seconds']} s wall ({rerun['vs_nightly']}× a nightly), peak RSS "
+              f"{rerun['peak_rss_mib']} MiB")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
 

@@ -101,6 +101,13 @@ class Contract:
     def partition_column(self) -> str | None:
         return self.custom.get("partitionColumn")
 
+    @property
+    def is_full_snapshot(self) -> bool:
+        """Each delivery holds the whole dataset and replaces the previous one (the roster exports), instead of the
+        day's increment: the schema's custom property `fullSnapshot: true`. An empty delivery, or one far smaller
+        than the previous, is then suspect (contracts/snapshots.py; refused by sources/ingest.py)."""
+        return self.schema_custom.get("fullSnapshot", False) is True
+
 
 _OPERATORS = ("mustBe", "mustNotBe", "mustBeGreaterThan", "mustBeGreaterOrEqualTo", "mustBeLessThan",
               "mustBeLessOrEqualTo", "mustBeBetween", "mustNotBeBetween")
@@ -139,6 +146,9 @@ def parse_contract(path: Path) -> Contract:
     schema = (doc.get("schema") or [None])[0]
     if schema is None or len(doc["schema"]) != 1:
         raise ContractError(f"{path}: exactly one schema object per contract")
+    full_snapshot = _custom(schema.get("customProperties")).get("fullSnapshot", False)
+    if not isinstance(full_snapshot, bool):
+        raise ContractError(f"{path}: custom property fullSnapshot must be true or false, not {full_snapshot!r}")
     return Contract(
         name=doc["name"], layer=layer, path=path, description=schema.get("description", ""),
         grain=schema.get("dataGranularityDescription", ""),

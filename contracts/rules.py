@@ -23,6 +23,16 @@ NOT_ROW_CHECKED = {
              "shape decodes to null)",
     "pii": "personal data is hashed at ingestion, so only its presence (required) can be checked",
 }
+#: Logical types whose raw text reaches a text column of the warehouse (JSON arrays and objects are decoded by staging,
+#: and their strings with them); typed columns cannot carry a NUL past their cast, so the type rule catches it there.
+TEXT_HELD = ("string", "array", "object")
+#: A NUL character, as a regular expression both engines read alike (Rust's regex for Polars, Python's re for GX).
+NUL_REGEX = r"\x00"
+#: ... and in JSON text, where it is also written as the escape \u0000 — unless that backslash is itself escaped
+#: ("\\u0000" is a backslash followed by "u0000").
+JSON_NUL_REGEX = r"\x00|(?:^|[^\\])(?:\\\\)*\\u0000"
+#: What the quarantined copy of a row holds in place of each NUL (transforms/quarantine.storable): the visible escape.
+NUL_SHOWN = r"\x00"
 VALUE_SUFFIX = "__value"  # typed twin of a raw text column in the validation frame
 SEVERITY = {"error": "critical", "warning": "warning"}
 
@@ -31,7 +41,7 @@ SEVERITY = {"error": "critical", "warning": "warning"}
 class Rule:
     id: str
     dataset: str
-    kind: str  # required | type | range | pattern | enum | future | relationship | row_count | unique | not_null
+    kind: str  # required | nul | type | range | pattern | enum | future | relationship | row_count | unique | not_null
     severity: str  # error | warning (row rules are warnings: the rows they catch are quarantined, the run goes on)
     description: str
     gx_type: str  # expectation class name
@@ -84,6 +94,30 @@ def _rule(contract: Contract, prop: Property, kind: str, description: str, gx_ty
                 gx_kwargs, fail, reason, raw_column(prop), gx_parameters or {})
 
 
+def _nul_rule(contract: Contract, prop: Property) -> Rule:
+    """`<dataset>.<field>.nul`: the field's text holds no NUL character (U+0000).
+
+    DuckDB and Parquet store a NUL inside text, PostgreSQL's text types cannot: a single NUL in one value made COPY
+    refuse the whole table at load time, after other tables of the night had committed — and every rerun failed the
+    same way. Caught here, the row is quarantined like any other broken row, with a reason naming the field, and the
+    rest of the batch publishes. The check covers every non-PII field whose text reaches the warehouse as text:
+    strings, and JSON arrays and objects (kept as JSON text, where a NUL is written \\u0000, and decoded by staging).
+    Typed fields need no rule of their own: text with a NUL does not cast, so their type rule quarantines the row.
+    PII is hashed at ingestion, so its NULs never reach storage.
+
+    The quarantined copy of the row cannot keep the NUL either — the quarantine tables are loaded into the same
+    warehouse — so `split_batch` replaces each NUL in it, in every text column (values, `reason`, `_raw_line` of an
+    unparseable line), by the visible four-character escape `\\x00` (NUL_SHOWN): the row stays readable, and where the
+    NUL was stays visible. The raw lake keeps the file's text exactly as delivered."""
+    name, col = prop.name, raw_column(prop)
+    regex = NUL_REGEX if prop.logical_type == "string" else JSON_NUL_REGEX
+    value = pl.col(col)
+    found = value.str.contains("\x00", literal=True) if regex == NUL_REGEX else value.str.contains(regex)
+    return _rule(contract, prop, "nul", f"{name} must not contain a NUL character (PostgreSQL text cannot store it)",
+                 "ExpectColumnValuesToNotMatchRegex", {"column": col, "regex": regex}, value.is_not_null() & found,
+                 pl.lit(f"{name} contains a NUL character (shown as {NUL_SHOWN}), which PostgreSQL text cannot store"))
+
+
 def _future_limit(prop: Property, landing_date: date) -> tuple[Any, Any, str]:
     """The latest acceptable value — for Polars, for GX (pandas holds dates as midnight datetimes) and for people."""
     last_day = landing_date + timedelta(days=prop.max_days_after_landing)
@@ -103,6 +137,8 @@ def _property_rules(contract: Contract, prop: Property, landing_date: date,
                            {"column": col}, value.is_null(), pl.lit(f"{name} is missing")))
     if prop.is_pii:
         return rules
+    if prop.logical_type in TEXT_HELD:
+        rules.append(_nul_rule(contract, prop))
     typed = pl.col(typed_column(prop))
     if needs_typed(prop):
         # "Is it a valid date?" is answered by casting it, as staging will: a regex would pass 2026-02-30.

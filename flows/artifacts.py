@@ -38,14 +38,6 @@ def run_summary_markdown(ds: date, audit: pl.DataFrame, rules_checked: int, rule
             f"{_markdown_table(top_campaigns(performance))}")
 
 
-@task(name="write-report", task_run_name="write-report-{ds}", cache_policy=NO_CACHE)
-def write_run_report(ds: date, ctx: RunContext) -> str:
-    """The HTML report of the night (charts from the lake just published) under the data dir's reports/."""
-    from influence.report.data import write_report
-
-    return str(write_report(ctx.lake_dir, ctx.validation_dir, ds, ctx.rules, ctx.reports_dir / f"report-{ds}.html"))
-
-
 @task(name="publish-artifacts", task_run_name="publish-artifacts-{ds}", cache_policy=NO_CACHE)
 def publish_artifacts(ds: date, audit: pl.DataFrame, rules_checked: int, rules_failed: list[str],
                       performance: pl.DataFrame) -> None:

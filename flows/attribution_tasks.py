@@ -29,7 +29,7 @@ Partition = tuple[str, str, pl.DataFrame, str | None, date | None]
 
 
 def _history(ctx: RunContext, layer: str, table: str, column: str, start: date, end: date) -> pl.LazyFrame:
-    return scan_history(ctx.lake_dir, layer, table, column, start, end, table_schema(table))
+    return scan_history(ctx.tables_dir, layer, table, column, start, end, table_schema(table))
 
 
 def _with_today(ctx: RunContext, table: str, today: pl.DataFrame, start: date, ds: date) -> pl.LazyFrame:
@@ -73,7 +73,7 @@ def build_attribution(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame]
                                   _with_today(ctx, "stg_order_discount_codes", staged["stg_order_discount_codes"],
                                               first, ds))
     order_codes = build_order_codes(codes, staged["stg_discount_codes"].lazy()).collect()
-    customers = build_dim_customer(scan_whole(ctx.lake_dir, "marts", "dim_customer",
+    customers = build_dim_customer(scan_whole(ctx.tables_dir, "marts", "dim_customer",
                                               table_schema("dim_customer")), orders).collect()
     conversions = build_fct_conversion(orders, order_codes.lazy(), _with_today(ctx, "stg_signups", staged["stg_signups"],
                                                                                 first, ds),
@@ -124,7 +124,7 @@ def _campaigns(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame], posts
                visits: pl.DataFrame, attribution: pl.DataFrame) -> pl.DataFrame:
     """Open campaigns are recomputed from their start; settled ones are carried over from the previous run."""
     campaigns = staged["stg_campaigns"]
-    previous = scan_whole(ctx.lake_dir, "marts", "mart_campaign_performance", table_schema("mart_campaign_performance"))
+    previous = scan_whole(ctx.tables_dir, "marts", "mart_campaign_performance", table_schema("mart_campaign_performance"))
     starts = campaigns_to_recompute(campaigns.lazy(), previous, ds, settle_days(ctx)).collect()["start_date"]
     start = min(starts.min() or ds, ds)
     post_first, _ = owned_posted_dates(ds, ctx)

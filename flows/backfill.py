@@ -1,12 +1,12 @@
-"""The backfill flow: the nightly flow for each landing date of a range, oldest first, with the landing files of
-every day ingested ahead, `concurrency` at a time.
+"""The backfill flow: the nights of a range, oldest first, with the landing files of every day ingested ahead,
+`concurrency` at a time.
 
-Oldest first because each day reads what earlier days published: the attribution lookback reads earlier visits,
-restatement windows rewrite earlier conversions, rolling engagement windows read earlier account days. Run in that
-order, a backfill's outputs equal the nightlies run one after another. Ingestion (landing file → raw lake) reads and
-writes nothing of any other day, so it is the part that runs ahead in parallel; a nightly then finds its files
-already loaded (same checksum) and goes straight to its checks. Every day is idempotent, so an interrupted backfill
-resumes by running again.
+Oldest first because each night reads what earlier nights published (attribution lookback, restated conversions,
+rolling engagement windows); a range that ends before the latest processed night also replays the nights after it
+(influence.nights), so its outputs equal the nightlies run one after another. Ingestion (landing file → raw lake)
+reads and writes nothing of any other day, so it is the part that runs ahead in parallel; a night then finds its
+files already loaded (same checksum) and goes straight to its checks. Every night is idempotent, and nights past the
+latest published one are published as they complete, so an interrupted backfill resumes by running again.
 
 With `deployments`, each day runs as a flow run of the `ingest` and `nightly` deployments instead of in this
 process, so the work spreads over every worker of the pool; an idempotency key per backfill run and day means a
@@ -24,7 +24,7 @@ from prefect.deployments import run_deployment
 from prefect.runtime import flow_run
 
 from flows.context import RunContext
-from flows.nightly import RunSummary, nightly
+from flows.nightly import RunSummary, run_nights
 from flows.runners import run_all, task_runner
 from flows.tasks import dataset_calls, ingest
 from influence.settings import load_settings
@@ -79,6 +79,7 @@ def backfill(start: date, end: date, concurrency: int = 1, deployments: bool = F
     if concurrency < 1:
         raise ValueError(f"backfill concurrency must be at least 1, not {concurrency}")
     days = backfill_days(start, end)
+    settings = load_settings()
     log = get_run_logger()
     backfill_id, attempt = str(flow_run.id or uuid.uuid4()), flow_run.run_count or 1
     if deployments:
@@ -90,12 +91,10 @@ def backfill(start: date, end: date, concurrency: int = 1, deployments: bool = F
             list(pool.map(ingest_day, days))
     elif concurrency > 1:
         _ingest_ahead(days, concurrency)
-    summaries: list[RunSummary | None] = []
-    for day in days:
-        if deployments:
+    if deployments:
+        for day in days:
             _run_deployment(NIGHTLY_DEPLOYMENT, day, backfill_id, attempt)
-            summaries.append(None)
-        else:
-            summaries.append(nightly(ds=day))
-        log.info("backfill: %s done", day)
-    return summaries
+            log.info("backfill: %s done", day)
+        return [None] * len(days)
+    built = run_nights(days, settings, f"backfill {start} … {end} (flow run {backfill_id})")
+    return [built[day] for day in days]

@@ -19,6 +19,7 @@ class RunContext:
     pii_key: bytes
     rules: Rules
     validation_engine: str = "polars"
+    tables_dir: Path | None = None  # the lake snapshot a night builds (staging, quarantine, marts); raw is lake_dir's
 
     def __repr__(self) -> str:  # keep the key out of logs and Prefect's parameter views
         return f"RunContext(run_id={self.run_id!r}, lake_dir={str(self.lake_dir)!r})"

@@ -1,51 +1,31 @@
-"""The nightly flow, for one landing date: ingest → check (contracts) → staging → engagement and attribution marts →
-validate (GX) → check the warehouse can take the tables → publish (lake, warehouse, audit, BI copy).
+"""The nightly flow: plan the nights a run must process (influence.nights), build each into its lake snapshot
+(flows/night.py), and publish — lake, warehouse, audit and BI copy switching from one whole night to the next.
 
-Only wiring lives here. Everything is checked and built before anything is published: an error-severity rule or a
-table the warehouse cannot take stops the run before the first write, so previous outputs stay exactly as they were.
+Only wiring lives here. One run holds the data dir at a time (sinks/lock.py).
 """
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import polars as pl
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from contracts.checkpoint import ValidationFailed
-from flows.artifacts import publish_artifacts, write_run_report
-from flows.attribution_tasks import attribution_partitions, build_attribution
 from flows.context import RunContext
-from flows.runners import run_all, task_runner
-from flows.tasks import (
-    build_marts, check_raw, check_warehouse, dataset_calls, ingest, load_warehouse, owned_posted_dates, publish_bi_copy,
-    publish_parquet, record_audit, stage, validate,
-)
-from influence.settings import load_settings
+from flows.night import RunSummary, landing_inputs, night
+from flows.publish_tasks import publish_night, recover_publication
+from influence.nights import plan_nights, publish_points
+from influence.settings import Settings, load_settings
 from schemas.raw import DATASETS
 from sinks.lake import sweep_temporaries
+from sinks.lock import data_dir_lock
+from sinks.snapshots import Snapshot, adopt_unversioned, base_for, current, snapshot
 from sources.ingest import arrived_late
-from transforms.marts.benchmark import month_start
-from transforms.audit import SourceOutcome, build_run_sources
-from transforms.quarantine import BatchCheck
-from transforms.staging.models import STAGING_MODELS
+from sources.manifest import read_entry
 
-
-@dataclass
-class RunSummary:
-    ds: date
-    run_id: str
-    ingested: dict[str, dict] = field(default_factory=dict)  # raw dataset -> {status, rows, file}
-    quarantined: dict[str, int] = field(default_factory=dict)  # raw dataset -> rows quarantined
-    staged: dict[str, int] = field(default_factory=dict)  # published table (staging and marts) -> rows
-    rules_failed: list[str] = field(default_factory=list)  # ids of warning rules that failed (errors stop the run)
-    lake_dir: str = ""
-    warehouse: str = ""
-    validation_results: str = ""
-    data_docs: str = ""
-    report: str = ""
+__all__ = ["RunSummary", "default_ds", "nightly", "run_nights"]
 
 
 def default_ds(scheduled: datetime | None, zone) -> date:
@@ -54,98 +34,68 @@ def default_ds(scheduled: datetime | None, zone) -> date:
     return (scheduled or datetime.now(timezone.utc)).astimezone(zone).date() - timedelta(days=1)
 
 
-def _outcomes(ingested: dict, checks: dict, clean_rows: dict[str, int], validation) -> list[SourceOutcome]:
-    outcomes = []
-    for name, result in ingested.items():
-        quarantined = checks[name].split.quarantined.height
-        failed = validation.failed_for(name)
-        outcomes.append(SourceOutcome(
-            name, result.file, result.status, clean_rows[name] + quarantined, clean_rows[name], quarantined,
-            len(failed), sum(r.severity == "error" for r in failed), result.seconds, checks[name].seconds))
-    return outcomes
+def late_days(root: Path, landing_dir: Path, published: Snapshot | None, ds: date, restate_days: int) -> list[date]:
+    """Processed nights within `restate_days` before `ds` whose landing files changed since they ran: delivered late,
+    re-delivered, or ingested by a run that never published."""
+    if published is None:
+        return []
+    late = []
+    for day in (ds - timedelta(days=i) for i in range(restate_days, 0, -1)):
+        name = published.nights.get(day)
+        if name is None or not (root / "nights" / name).exists():
+            continue
+        inputs = snapshot(root, name).inputs
+        for dataset in DATASETS:
+            entry = read_entry(root, dataset.name, day)
+            if arrived_late(dataset, landing_dir, root, day) or (entry.sha256 if entry else None) != inputs.get(
+                    dataset.name):
+                late.append(day)
+                break
+    return late
 
 
-def _without_clean_rows(checks: dict[str, BatchCheck]) -> dict[str, BatchCheck]:
-    """The checks with their clean raw rows dropped: once staged they are not needed again, and at scale they are
-    gigabytes the marts could use (2 M web events a day)."""
-    return {name: replace(check, split=replace(check.split, clean=check.split.clean.clear()))
-            for name, check in checks.items()}
-
-
-def _posted_date_partitions(fct: pl.DataFrame, ds: date, ctx: RunContext) -> list:
-    """Every posted_date partition the run owns — empty ones too, so a post that moved out leaves no stale copy."""
-    first, last = owned_posted_dates(ds, ctx)
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    return [("marts", "fct_post_engagement", fct.filter(pl.col("posted_date") == day), "posted_date", day)
-            for day in days]
-
-
-def late_days(ds: date, ctx: RunContext) -> list[date]:
-    """Earlier landing dates, within late_data.restate_days, that received a file after their night ran."""
-    days = [ds - timedelta(days=i) for i in range(ctx.rules.late_data.restate_days, 0, -1)]
-    return [day for day in days if any(arrived_late(d, ctx.landing_dir, ctx.lake_dir, day) for d in DATASETS)]
+def run_nights(days: list[date], settings: Settings, holder: str, restate: bool = True) -> dict[date, RunSummary]:
+    """Holding the data dir: finish an interrupted publication, then build every night of the plan, oldest first,
+    each on the snapshot the one before it left, publishing at the plan's publish points. Returns the summary of each
+    night built."""
+    root = settings.lake_dir.resolve()
+    log = get_run_logger()
+    with data_dir_lock(settings.data_dir.resolve(), holder, settings.lock_wait_seconds):
+        ctx = RunContext.from_settings(settings, str(flow_run.id or uuid.uuid4()))
+        if swept := sweep_temporaries(root):
+            log.warning("swept %d temporary files left by an interrupted run", swept)
+        recover_publication(ctx)
+        if adopted := adopt_unversioned(root, lambda day: landing_inputs(root, day)):
+            log.warning("the lake had no night snapshots yet: its tables became snapshot %s (night %s)", adopted.id,
+                        adopted.night)
+        published = current(root)
+        processed = sorted(published.nights) if published else []
+        late = (late_days(root, ctx.landing_dir, published, max(days), ctx.rules.late_data.restate_days)
+                if restate else [])
+        chain = plan_nights(days, processed, late)
+        if replayed := [d for d in chain if d not in days]:
+            log.warning("also running %s: %s", ", ".join(map(str, replayed)),
+                        "their landing files changed" if set(replayed) <= set(late) else
+                        "nights after a rerun date are replayed so every table equals in-order nightlies")
+        base = base_for(root, published, chain[0])
+        points = set(publish_points(chain, processed))
+        summaries: dict[date, RunSummary] = {}
+        audits: list[pl.DataFrame] = []
+        for day in chain:
+            summary, base, audit = night(ds=day, base_id=base.id if base else None)
+            summaries[day] = summary
+            audits.append(audit)
+            if day in points:
+                summary.report = publish_night(published, base, pl.concat(audits), ctx)
+                published, audits = base, []
+    return summaries
 
 
 @flow(name="nightly", flow_run_name="nightly-{ds}", log_prints=False)
 def nightly(ds: date | None = None, restate: bool = True) -> RunSummary:
-    """Process the landing files delivered on `ds` (default: the day before the scheduled start) into the staging
-    and quarantine tables of the lake and the warehouse, with a run audit. With `restate`, a file that arrived late
-    for one of the trailing late_data.restate_days first re-runs that day and the days after it, oldest first."""
+    """Process the landing files delivered on `ds` (default: the day before the scheduled start) and publish the
+    result. With `restate`, files that arrived late for one of the trailing late_data.restate_days re-run their day
+    first; a rerun of an earlier date replays the processed nights after it (influence.nights)."""
     settings = load_settings()
     ds = ds or default_ds(flow_run.scheduled_start_time, settings.zone())
-    ctx = RunContext.from_settings(settings, str(flow_run.id or uuid.uuid4()))
-    log = get_run_logger()
-    started = datetime.now(timezone.utc)
-    if swept := sweep_temporaries(ctx.lake_dir):
-        log.warning("swept %d temporary files left by an interrupted run", swept)
-    if restate and (late := late_days(ds, ctx)):
-        log.warning("late landing files for %s: re-running %s … %s first", ", ".join(map(str, late)), late[0],
-                    ds - timedelta(days=1))
-        for day in range((ds - late[0]).days):
-            nightly(ds=late[0] + timedelta(days=day), restate=False)
-
-    with task_runner(settings) as runner:
-        ingested = run_all(runner, ingest, dataset_calls(ds, ctx))
-        checks = run_all(runner, check_raw, dataset_calls(ds, ctx))
-        clean = {name: check.split.clean for name, check in checks.items()}
-        staged = run_all(runner, stage, {m.name: dict(model=m.name, ds=ds, clean={n: clean[n] for n in m.inputs})
-                                         for m in STAGING_MODELS})
-    clean_rows = {name: frame.height for name, frame in clean.items()}
-    del clean
-    checks = _without_clean_rows(checks)
-    marts = build_marts(ds, ctx, staged)
-    marts |= build_attribution(ds, ctx, staged, marts["fct_post_engagement"])
-    validation = validate(ds, ctx, checks, {**staged, **marts})
-
-    failed = bool(validation.errors)
-    audit = build_run_sources(ctx.run_id, ds, _outcomes(ingested, checks, clean_rows, validation), started,
-                              datetime.now(timezone.utc), run_failed=failed)
-    if failed:
-        record_audit(audit, ds, ctx)
-        raise ValidationFailed(ds, validation.errors, validation.results_file)
-
-    quarantine = {name: c.split.quarantined.with_columns(landing_date=pl.lit(ds)) for name, c in checks.items()}
-    partitions = [("staging", t, rows, "landing_date", ds) for t, rows in staged.items()]
-    partitions += [("quarantine", d, rows, "landing_date", ds) for d, rows in quarantine.items()]
-    partitions += _posted_date_partitions(marts["fct_post_engagement"], ds, ctx)
-    partitions.append(("marts", "fct_account_daily", marts["fct_account_daily"], "metric_date", ds))
-    partitions += [("marts", dim, marts[dim], None, None) for dim in ("dim_account", "dim_influencer", "dim_date")]
-    partitions.append(("marts", "mart_tier_benchmark", marts["mart_tier_benchmark"], "month_start_date",
-                       month_start(ds)))
-    partitions += attribution_partitions(marts, ds, ctx)
-    check_warehouse(partitions, ds, ctx)
-    for schema, table, rows, column, value in partitions:
-        publish_parquet(schema, table, rows, value or ds, ctx, column)
-    load_warehouse(partitions, ds, ctx)
-    record_audit(audit, ds, ctx)
-    publish_bi_copy(ds, ctx)
-    report = write_run_report(ds, ctx)
-    publish_artifacts(ds, audit, len(validation.results), [r.rule_id for r in validation.results if not r.success],
-                      marts["mart_campaign_performance"])
-    log.info("nightly %s: %d rows staged, %d quarantined", ds, sum(f.height for f in staged.values()),
-             sum(f.height for f in quarantine.values()))
-    return RunSummary(
-        ds, ctx.run_id, {n: {"status": r.status, "rows": r.rows, "file": r.file} for n, r in ingested.items()},
-        {n: f.height for n, f in quarantine.items()}, {t: f.height for t, f in {**staged, **marts}.items()},
-        [r.rule_id for r in validation.results if not r.success], str(ctx.lake_dir), settings.safe_warehouse_url(),
-        str(validation.results_file), str(validation.docs_index or ""), report)
+    return run_nights([ds], settings, f"nightly {ds} (flow run {flow_run.id})", restate)[ds]

@@ -8,19 +8,16 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from datetime import date, timedelta
-from pathlib import Path
 
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy.engine import make_url
 
 from contracts.checkpoint import RunValidation, evaluate_raw, validate_run
 from contracts.model import load_contracts, table_schema
 from contracts.rules import reference_targets, row_rules
 from flows.context import RunContext
 from schemas.raw import BY_NAME as RAW_DATASETS
-from sinks.bi import publish_readonly_copy, view_statements
 from sinks.lake import scan_history, write_partition, write_whole
 from sinks.warehouse import connect_warehouse
 from sources.ingest import IngestResult, ingest_dataset, scan_raw
@@ -57,7 +54,7 @@ def dataset_calls(ds: date, ctx: RunContext) -> dict[str, dict]:
 def ingest(dataset: str, ds: date, ctx: RunContext) -> IngestResult:
     started = time.perf_counter()
     result: IngestResult = ingest_dataset(RAW_DATASETS[dataset], ctx.landing_dir, ctx.lake_dir, ds, ctx.run_id,
-                                          ctx.pii_key)
+                                          ctx.pii_key, ctx.rules.full_snapshots.min_ratio)
     log = get_run_logger()
     if result.status == "missing":
         log.warning("%s: no landing file %s", dataset, result.file)
@@ -99,10 +96,10 @@ def build_marts(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame]) -> d
     """The engagement marts for `ds`: today's staging frames plus only the staging history the windows need."""
     window = ctx.rules.engagement.metrics_tracked_days
     posts = staged["stg_post_snapshots"]
-    history = scan_history(ctx.lake_dir, "staging", "stg_post_snapshots", PARTITION_COLUMN,
+    history = scan_history(ctx.tables_dir, "staging", "stg_post_snapshots", PARTITION_COLUMN,
                            ds - timedelta(days=window + 1), ds - timedelta(days=1), posts.schema)
     accounts = staged["stg_account_daily"]
-    account_history = scan_history(ctx.lake_dir, "staging", "stg_account_daily", PARTITION_COLUMN,
+    account_history = scan_history(ctx.tables_dir, "staging", "stg_account_daily", PARTITION_COLUMN,
                                    ds - timedelta(days=window + 8), ds - timedelta(days=1), accounts.schema)
     fct = build_fct_post_engagement(
         pl.concat([history, posts.lazy()], how="vertical_relaxed"),
@@ -110,9 +107,9 @@ def build_marts(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame]) -> d
         staged["stg_social_accounts"].lazy(), staged["stg_campaigns"].lazy(), ds, ctx.rules.emv,
     ).filter(pl.col("posted_date").is_between(*owned_posted_dates(ds, ctx))).collect()
     first_owned, _ = owned_posted_dates(ds, ctx)
-    older_posts = scan_history(ctx.lake_dir, "marts", "fct_post_engagement", "posted_date",
+    older_posts = scan_history(ctx.tables_dir, "marts", "fct_post_engagement", "posted_date",
                                ds - timedelta(days=LAST_POSTS_LOOKBACK_DAYS), first_owned - timedelta(days=1), fct.schema)
-    previous_days = scan_history(ctx.lake_dir, "marts", "fct_account_daily", "metric_date",
+    previous_days = scan_history(ctx.tables_dir, "marts", "fct_account_daily", "metric_date",
                                  min(month_start(ds), ds - timedelta(days=ctx.rules.engagement.window_days)),
                                  ds - timedelta(days=1), table_schema("fct_account_daily"))
     daily = build_fct_account_daily(
@@ -149,42 +146,8 @@ def publish_parquet(layer: str, table: str, rows: pl.DataFrame, ds: date | None,
     if contract is not None and contract.layer != "raw" and contract.primary_key:
         rows = rows.sort(contract.primary_key, nulls_last=True)
     if column is None:
-        return str(write_whole(rows, ctx.lake_dir, layer, table))
-    return str(write_partition(rows, ctx.lake_dir, layer, table, column, ds))
-
-
-@task(name="load-warehouse", task_run_name="load-warehouse-{ds}", cache_policy=NO_CACHE, **IO_RETRIES)
-def load_warehouse(partitions: list[tuple[str, str, pl.DataFrame, str | None, date | None]], ds: date,
-                   ctx: RunContext) -> None:
-    """Replace each (schema, table, rows, partition column, value) — the whole table when the column is None. All of
-    a table's partitions of the run go in one transaction, so a row moving between them is never duplicated."""
-    by_table: dict[tuple[str, str, str | None], list[tuple[pl.DataFrame, date | None]]] = {}
-    for schema, table, rows, column, value in partitions:
-        by_table.setdefault((schema, table, column), []).append((rows, value))
-    warehouse = connect_warehouse(ctx.warehouse_url)
-    try:
-        for (schema, table, column), parts in by_table.items():
-            rows = pl.concat([frame for frame, _ in parts], how="vertical_relaxed").to_arrow()
-            if column is None:
-                warehouse.replace_table(schema, table, rows)
-            else:
-                warehouse.replace_partitions(schema, table, rows, column, [value for _, value in parts])
-        warehouse.run_statements(view_statements())
-    finally:
-        warehouse.close()
-
-
-@task(name="publish-bi-copy", task_run_name="publish-bi-copy-{ds}", cache_policy=NO_CACHE, **IO_RETRIES)
-def publish_bi_copy(ds: date, ctx: RunContext) -> str | None:
-    """After the run's last write, refresh the read-only copy of an embedded DuckDB warehouse that BI tools open."""
-    url = make_url(ctx.warehouse_url)
-    if url.get_backend_name() != "duckdb":
-        return None
-    database = Path(url.database)
-    partitioned = {name: contract.partition_column for name, contract in load_contracts().items()
-                   if contract.layer == "marts" and contract.partition_column}
-    return str(publish_readonly_copy(database, database.parent / "bi" / database.name, ctx.lake_dir / "marts",
-                                     partitioned))
+        return str(write_whole(rows, ctx.tables_dir, layer, table))
+    return str(write_partition(rows, ctx.tables_dir, layer, table, column, ds))
 
 
 @task(name="check-warehouse", task_run_name="check-warehouse-{ds}", cache_policy=NO_CACHE, **IO_RETRIES)

@@ -12,16 +12,21 @@ from flows.context import RunContext
 from flows.tasks import check_raw, ingest, validate
 from influence.settings import load_settings
 from schemas.raw import DATASETS
+from sinks.lock import data_dir_lock
 
 
 @flow(name="validate", flow_run_name="validate-{ds}", log_prints=False)
 def validate_landing(ds: date) -> tuple[RunValidation, dict[str, tuple[int, int]]]:
     """Ingest and check `ds`'s landing files against their contracts; returns the GX results and, per raw dataset,
     (rows in, rows quarantined)."""
-    ctx = RunContext.from_settings(load_settings(), str(flow_run.id or uuid.uuid4()))
-    for dataset in DATASETS:
-        ingest(dataset.name, ds, ctx)
-    checks = {d.name: check_raw(d.name, ds, ctx) for d in DATASETS}
-    rows = {name: (c.split.clean.height + c.split.quarantined.height, c.split.quarantined.height)
-            for name, c in checks.items()}
-    return validate(ds, ctx, checks, {}), rows
+    settings = load_settings()
+    ctx = RunContext.from_settings(settings, str(flow_run.id or uuid.uuid4()))
+    # It writes the raw lake (ingestion) and GX's results: not beside a run publishing from them.
+    holder = f"validate {ds} (flow run {ctx.run_id})"
+    with data_dir_lock(settings.data_dir.resolve(), holder, settings.lock_wait_seconds):
+        for dataset in DATASETS:
+            ingest(dataset.name, ds, ctx)
+        checks = {d.name: check_raw(d.name, ds, ctx) for d in DATASETS}
+        rows = {name: (c.split.clean.height + c.split.quarantined.height, c.split.quarantined.height)
+                for name, c in checks.items()}
+        return validate(ds, ctx, checks, {}), rows

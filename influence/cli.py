@@ -252,9 +252,13 @@ def report(
     from influence.report.data import write_report
     from influence.rules import load_rules
     from influence.settings import Settings
+    from sinks.snapshots import current
 
     settings = Settings()
-    path = write_report(settings.lake_dir.resolve(), (settings.data_dir / "validation").resolve(),
+    published = current(settings.lake_dir.resolve())
+    if published is None:
+        raise typer.BadParameter(f"nothing is published under {settings.lake_dir.resolve()} yet: run a night first")
+    path = write_report(published.path, (settings.data_dir / "validation").resolve(),
                         _parse_date(date_, "--date"), load_rules(settings.rules_file), out)
     console.print(f"report: [bold]{path.resolve()}[/bold]")
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULTS_FILE = Path(__file__).with_name("rules.yaml")
 
@@ -61,9 +61,19 @@ class LateData(_Strict):
     restate_days: int
 
 
+class FullSnapshots(_Strict):
+    min_ratio: float = Field(ge=0, le=1)  # 0 turns the check off
+
+
+class Lake(_Strict):
+    keep_nights: int
+
+
 class Rules(_Strict):
     reporting_currency: str
     late_data: LateData
+    full_snapshots: FullSnapshots
+    lake: Lake
     calendar: Calendar
     currency_rates: dict[str, float]
     tiers: dict[str, int]

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     timezone: str = "UTC"  # the timezone landing days follow: a nightly without `ds` takes yesterday in it
     validation_engine: Literal["polars", "gx"] = "polars"  # who evaluates the rules GX records (same results)
     dask_address: str | None = None  # a Dask scheduler (tcp://host:8786): per-dataset steps run on its workers
+    lock_wait_seconds: float = 600  # how long a run waits for another run on the same data dir before giving up
 
     @property
     def landing_dir(self) -> Path:

@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from influence.settings import Settings
+from sinks.snapshots import CURRENT
 
 
 def print_demo_summary(console: Console, settings: Settings, summaries: list) -> None:
@@ -31,8 +32,9 @@ def print_demo_summary(console: Console, settings: Settings, summaries: list) ->
     console.print(f"raw rows ingested: {sum(ingested.values()):,} from {len(ingested)} landing datasets; "
                   f"quarantined with a reason: {sum(quarantined.values()):,} "
                   f"({', '.join(f'{n} {c:,}' for n, c in quarantined.most_common(3) if c) or 'none'})")
-    lake = settings.lake_dir.resolve()
-    console.print(f"Parquet lake: [bold]{lake}[/bold] (staging/<table>/landing_date=YYYY-MM-DD/part-0.parquet)")
+    lake = settings.lake_dir.resolve() / CURRENT
+    console.print(f"Parquet lake: [bold]{lake}[/bold] (the published night: staging/<table>/landing_date=YYYY-MM-DD/"
+                  "part-0.parquet)")
     console.print(f"Warehouse:    [bold]{settings.safe_warehouse_url()}[/bold] (schemas staging, marts, quarantine, "
                   "audit)")
     console.print(f"Data docs:    [bold]{summaries[-1].data_docs}[/bold]")

@@ -48,6 +48,7 @@ class RawDataset:
     source: str  # landing folder
     file: str  # file name inside landing/<source>/<date>/
     fields: tuple[RawField, ...] = field(default_factory=tuple)
+    full_snapshot: bool = False  # each delivery replaces the whole dataset (the contract's fullSnapshot)
 
     @property
     def fmt(self) -> str:
@@ -66,7 +67,7 @@ def _raw_dataset(contract: Contract) -> RawDataset:
     source, _, file = contract.landing_file.split("/")
     fields = tuple(RawField(p.name, p.json_path if "jsonPath" in p.custom else (), pii=p.is_pii,
                             nested=p.logical_type in ("array", "object")) for p in contract.properties)
-    return RawDataset(contract.name, source, file, fields)
+    return RawDataset(contract.name, source, file, fields, full_snapshot=contract.is_full_snapshot)
 
 
 #: One raw table per landing file, derived from the raw contracts (data_contracts/raw/*.odcs.yaml).

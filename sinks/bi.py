@@ -36,58 +36,59 @@ def view_statements(schema: str = "marts") -> list[str]:
 
 def _parquet_view(lake_table: Path, column: str, columns: list[str]) -> str:
     """SELECT over a date-partitioned lake table, its columns in the warehouse's order, the partition column a DATE."""
-    files = _literal(str(lake_table / "*" / "*.parquet"))
+    files = _literal(str(lake_table.resolve() / "*" / "*.parquet"))
     hive_types = "{" + _literal(column) + ": 'DATE'}"
     listed = ", ".join(check_identifier(c) for c in columns)
     return f"SELECT {listed} FROM read_parquet({files}, hive_partitioning = true, hive_types = {hive_types})"
 
 
-def publish_readonly_copy(database: Path, target: Path, lake_marts: Path, partitioned: dict[str, str],
-                          schema: str = "marts") -> Path:
-    """Build, beside `target`, a DuckDB file holding what BI tools query — the `schema` tables with their table and
-    column comments, and the views — then rename it over `target`: a BI tool opening it sees the previous copy or the
-    new one, never half of one.
+def prepare_readonly_copy(snapshot_marts: Path, target: Path, schema: str = "marts") -> Path:
+    """Build, beside `target` (not yet over it), a DuckDB file holding what BI tools query of one lake snapshot:
+    every marts table of the contracts with its table and column comments, and the readable views. Returns the
+    temporary file; `install_readonly_copy` renames it over `target`.
 
-    Tables in `partitioned` (table → partition column) become views over their Parquet partitions under
-    `lake_marts`: copying them made every night grow with history (millions of visits a day), a view costs the same
-    on day 900 as on day 1 and reads the same rows the warehouse holds. The other tables (dimensions, monthly marts)
-    are small and copied. Staging, quarantine and audit stay in the main file and the lake."""
+    Date-partitioned facts become views over the snapshot's Parquet files (a view costs the same on day 900 as on
+    day 1; copying millions of visits a night grew with history). A snapshot's files never change, so a connection
+    held open keeps reading one whole night while later ones are published. Dimensions and monthly marts are small
+    and copied. It is built from the snapshot alone, before the warehouse commits the night, so nothing is left to
+    fail after the commit but a rename."""
     import duckdb
+
+    from contracts.model import contracts_in
+    from sinks.ddl import comment_sql, contract_table, create_schema_sql, create_table_sql
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     schema = check_identifier(schema)
     try:
         with duckdb.connect(str(tmp)) as con:
-            con.execute(f"ATTACH {_literal(str(database))} AS source (READ_ONLY)")
-            con.execute(f"CREATE SCHEMA {schema}")
-            tables = con.execute("SELECT table_name, comment FROM duckdb_tables() WHERE database_name = 'source' "
-                                 "AND schema_name = ? ORDER BY table_name", [schema]).fetchall()
-            for table, comment in tables:
-                name = f"{schema}.{check_identifier(table)}"
-                columns = [c for (c,) in con.execute(
-                    "SELECT column_name FROM duckdb_columns() WHERE database_name = 'source' AND schema_name = ? "
-                    "AND table_name = ? ORDER BY column_index", [schema, table]).fetchall()]
-                lake_table = lake_marts / table
-                if table in partitioned and any(lake_table.glob("*/*.parquet")):
-                    con.execute(f"CREATE VIEW {name} AS {_parquet_view(lake_table, partitioned[table], columns)}")
-                    kind = "VIEW"
+            con.execute(create_schema_sql(schema))
+            for contract in sorted(contracts_in("marts"), key=lambda c: c.name):
+                table = contract_table(schema, contract, declare_key=False)
+                lake_table = snapshot_marts / contract.name
+                columns = [c.name for c in table.columns]
+                if contract.partition_column and any(lake_table.glob("*/*.parquet")):
+                    con.execute(f"CREATE VIEW {table.fullname} AS "
+                                f"{_parquet_view(lake_table, contract.partition_column, columns)}")
+                    statements = [s.replace("COMMENT ON TABLE", "COMMENT ON VIEW", 1) for s in comment_sql(table)]
                 else:
-                    con.execute(f"CREATE TABLE {name} AS SELECT * FROM source.{name}")
-                    kind = "TABLE"
-                if comment:
-                    con.execute(f"COMMENT ON {kind} {name} IS {_literal(comment)}")
-            comments = con.execute("SELECT table_name, column_name, comment FROM duckdb_columns() "
-                                   "WHERE database_name = 'source' AND schema_name = ? AND comment IS NOT NULL "
-                                   "AND table_name IN (SELECT table_name FROM duckdb_tables() "
-                                   "WHERE database_name = 'source')", [schema]).fetchall()
-            for table, column, comment in comments:
-                con.execute(f"COMMENT ON COLUMN {schema}.{check_identifier(table)}.{check_identifier(column)} "
-                            f"IS {_literal(comment)}")
-            con.execute("DETACH source")
+                    con.execute(create_table_sql(table))
+                    if (lake_table / "part-0.parquet").exists():
+                        listed = ", ".join(check_identifier(c) for c in columns)
+                        con.execute(f"INSERT INTO {table.fullname} SELECT {listed} "
+                                    f"FROM read_parquet({_literal(str(lake_table / 'part-0.parquet'))})")
+                    statements = comment_sql(table)
+                for statement in statements:
+                    con.execute(statement)
             for statement in view_statements(schema):
                 con.execute(statement)
-        os.replace(tmp, target)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def install_readonly_copy(prepared: Path, target: Path) -> Path:
+    """Rename a prepared copy over `target`: a BI tool opening it sees the previous copy or the new one whole."""
+    os.replace(prepared, target)
     return target

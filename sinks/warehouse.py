@@ -7,6 +7,7 @@ rather than duplicates, and a crash rolls back to the previous partition whole. 
 from __future__ import annotations
 
 import io
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -31,6 +32,7 @@ class Warehouse(Protocol):
     def replace_partitions(self, schema: str, table: str, rows: pa.Table, column: str, values: list[object]) -> None: ...
     def check_compatible(self, tables: list[tuple[str, str, pa.Schema]]) -> None: ...
     def run_statements(self, statements: list[str]) -> None: ...
+    def transaction(self): ...
     def close(self) -> None: ...
 
 
@@ -98,34 +100,51 @@ class DuckDBWarehouse(_PartitionLoader):
         path.parent.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(str(path))
         self._prepared = set()
+        self._depth = 0
+
+    @contextmanager
+    def transaction(self):
+        """One transaction around everything inside, however deeply nested: a night's tables and its audit row
+        commit together or not at all."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._con.begin()
+        self._depth = 1
+        try:
+            yield
+            self._con.commit()
+        except BaseException:
+            self._con.rollback()
+            self._prepared.clear()  # tables created inside the rolled-back transaction are gone again
+            raise
+        finally:
+            self._depth = 0
 
     def _existing_columns(self, schema: str, table: str) -> dict[str, str]:
         return dict(self._con.execute(EXISTING_COLUMNS_SQL.format(param="?"), [schema, table]).fetchall())
 
     def _load(self, target: sa.Table, rows: pa.Table, delete_sql: str) -> None:
-        self._con.begin()
-        try:
+        with self.transaction():
             for statement in self._preparation(target, self._existing_columns(target.schema, target.name)):
                 self._con.execute(statement)
             self._con.execute(delete_sql)
             self._con.register("incoming_rows", rows)
             self._con.execute(insert_from_sql(target, "incoming_rows"))
             self._con.unregister("incoming_rows")
-            self._con.commit()
-        except BaseException:
-            self._con.rollback()
-            raise
-        self._prepared.add(_definition(target))
+            self._prepared.add(_definition(target))
 
     def run_statements(self, statements: list[str]) -> None:
-        self._con.begin()
-        try:
+        with self.transaction():
             for statement in statements:
                 self._con.execute(statement)
-            self._con.commit()
-        except BaseException:
-            self._con.rollback()
-            raise
+
+    def fetch(self, sql: str, params: list) -> list[tuple]:
+        return self._con.execute(sql.format(param="?"), params).fetchall()
 
     def close(self) -> None:
         self._con.close()
@@ -154,9 +173,11 @@ class PostgresWarehouse(_PartitionLoader):
             sql.Identifier(target.schema), sql.Identifier(target.name),
             sql.SQL(", ").join(map(sql.Identifier, rows.column_names)))
         buffer = io.BytesIO()
-        # pyarrow quotes every string, so "" is an empty string and an unquoted empty field is NULL to COPY.
-        pacsv.write_csv(rows, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-        with self._conn.transaction():
+        # pyarrow quotes every string, so "" is an empty string and an unquoted empty field is NULL to COPY. Chunks
+        # combined first: pyarrow 26's CSV writer emits NUL bytes for a table whose first chunks are empty (measured
+        # on a concatenation of empty and filled partitions).
+        pacsv.write_csv(rows.combine_chunks(), buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        with self.transaction():
             with self._conn.cursor() as cur:
                 cur.execute(EXISTING_COLUMNS_SQL.format(param="%s"), [target.schema, target.name])
                 for statement in self._preparation(target, dict(cur.fetchall())):
@@ -164,12 +185,27 @@ class PostgresWarehouse(_PartitionLoader):
                 cur.execute(delete_sql)
                 with cur.copy(copy) as pipe:
                     pipe.write(buffer.getbuffer())
-        self._prepared.add(_definition(target))
+            self._prepared.add(_definition(target))
+
+    @contextmanager
+    def transaction(self):
+        """One transaction around everything inside (psycopg turns the nested ones into savepoints)."""
+        try:
+            with self._conn.transaction():
+                yield
+        except BaseException:
+            self._prepared.clear()
+            raise
 
     def run_statements(self, statements: list[str]) -> None:
-        with self._conn.transaction(), self._conn.cursor() as cur:
+        with self.transaction(), self._conn.cursor() as cur:
             for statement in statements:
                 cur.execute(statement)
+
+    def fetch(self, sql: str, params: list) -> list[tuple]:
+        with self.transaction(), self._conn.cursor() as cur:
+            cur.execute(sql.format(param="%s"), params)
+            return cur.fetchall()
 
     def close(self) -> None:
         self._conn.close()

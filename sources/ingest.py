@@ -7,12 +7,26 @@ from pathlib import Path
 
 import polars as pl
 
+from contracts.full_snapshot import shrink_refusal
 from schemas.raw import PARTITION_COLUMN, RawDataset
 from sinks.lake import partition_file, scan_partition, write_partition
-from sources.landing import read_landing_file
-from sources.manifest import ManifestEntry, file_sha256, read_entry, same_content, write_entry
+from sources.landing import LandingFileError, read_landing_file
+from sources.manifest import ManifestEntry, file_sha256, previous_entry, read_entry, same_content, write_entry
 
 RAW_LAYER = "raw"
+
+
+class ShrunkSnapshotError(LandingFileError):
+    """A full-snapshot landing file (a roster export) arrived empty, header only or far smaller than the previous
+    delivery: refused before its raw partition or manifest entry is written. Its message names the file, the
+    dataset, both row counts and the previous delivery's date, and says how to accept a genuine shrink. A
+    LandingFileError, so the flow does not retry it: the file will not grow in ten seconds."""
+
+    def __init__(self, message: str, *, dataset: str = "", file: str = "", rows: int = 0,
+                 previous_rows: int | None = None, previous_date: str | None = None):  # keywords: it pickles
+        super().__init__(message)
+        self.dataset, self.file, self.rows = dataset, file, rows
+        self.previous_rows, self.previous_date = previous_rows, previous_date
 
 
 @dataclass(frozen=True)
@@ -32,11 +46,36 @@ def landing_path(landing_dir: Path, dataset: RawDataset, ds: date) -> tuple[Path
     return landing_dir / rel, rel
 
 
+def _configured_min_ratio() -> float:
+    """full_snapshots.min_ratio of the rules the settings name (INFLUENCE_RULES_FILE, else the defaults)."""
+    from influence.rules import load_rules
+    from influence.settings import Settings
+
+    return load_rules(Settings().rules_file).full_snapshots.min_ratio
+
+
+def check_full_snapshot(dataset: RawDataset, lake_dir: Path, ds: date, rel: str, rows: int,
+                        min_ratio: float) -> None:
+    """Raise ShrunkSnapshotError when a delivery of `rows` rows of the full-snapshot `dataset` for `ds` is empty or
+    smaller than `min_ratio` × the previous delivery (the latest manifest entry before `ds`)."""
+    previous = previous_entry(lake_dir, dataset.name, ds)
+    previous_rows = None if previous is None else previous.rows
+    previous_date = None if previous is None else previous.landing_date
+    refusal = shrink_refusal(dataset.name, rows, previous_rows, min_ratio, file=rel, previous_date=previous_date)
+    if refusal is not None:
+        raise ShrunkSnapshotError(refusal, dataset=dataset.name, file=rel, rows=rows, previous_rows=previous_rows,
+                                  previous_date=previous_date)
+
+
 def ingest_dataset(dataset: RawDataset, landing_dir: Path, lake_dir: Path, ds: date, run_id: str,
-                   pii_key: bytes) -> IngestResult:
+                   pii_key: bytes, min_snapshot_ratio: float | None = None) -> IngestResult:
     """Load `dataset`'s landing file for `ds` into its raw partition unless the manifest says this exact content is
     already there. A file never delivered leaves an empty partition, so downstream steps read "nothing delivered";
-    a file purged from landing after it was loaded keeps its raw rows."""
+    a file purged from landing after it was loaded keeps its raw rows.
+
+    A full-snapshot dataset's file that is empty or smaller than `min_snapshot_ratio` (default: the rules'
+    full_snapshots.min_ratio) × the previous delivery raises ShrunkSnapshotError before anything is written: its
+    raw partition and manifest entry stay as they were."""
     path, rel = landing_path(landing_dir, dataset, ds)
     raw_file = partition_file(lake_dir, RAW_LAYER, dataset.name, PARTITION_COLUMN, ds)
     previous = read_entry(lake_dir, dataset.name, ds)
@@ -52,6 +91,9 @@ def ingest_dataset(dataset: RawDataset, landing_dir: Path, lake_dir: Path, ds: d
     stat = path.stat()
     checksum = file_sha256(path)
     table = read_landing_file(dataset, path, rel, run_id, pii_key)
+    if dataset.full_snapshot:
+        ratio = _configured_min_ratio() if min_snapshot_ratio is None else min_snapshot_ratio
+        check_full_snapshot(dataset, lake_dir, ds, rel, table.num_rows, ratio)
     write_partition(table, lake_dir, RAW_LAYER, dataset.name, PARTITION_COLUMN, ds)
     write_entry(lake_dir, ManifestEntry(dataset.name, ds.isoformat(), rel, checksum, stat.st_size, table.num_rows,
                                         run_id, stat.st_mtime_ns))

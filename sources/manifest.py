@@ -69,3 +69,28 @@ def write_entry(lake_dir: Path, entry: ManifestEntry) -> None:
 def read_all(lake_dir: Path) -> list[ManifestEntry]:
     root = lake_dir / "raw" / MANIFEST_DIR
     return [ManifestEntry(**json.loads(p.read_text())) for p in sorted(root.glob("*/*.json"))]
+
+
+def _landing_date(path: Path) -> date | None:
+    name = path.name
+    if not (name.startswith("landing_date=") and name.endswith(".json")):
+        return None
+    try:
+        return date.fromisoformat(name[len("landing_date="):-len(".json")])
+    except ValueError:
+        return None
+
+
+def dataset_entries(lake_dir: Path, dataset: str) -> list[ManifestEntry]:
+    """The entries of one dataset, oldest landing date first (reads that dataset's folder only)."""
+    folder = lake_dir / "raw" / MANIFEST_DIR / dataset
+    dated = sorted((ds, p) for p in folder.glob("landing_date=*.json") if (ds := _landing_date(p)) is not None)
+    return [ManifestEntry(**json.loads(p.read_text())) for _, p in dated]
+
+
+def previous_entry(lake_dir: Path, dataset: str, ds: date) -> ManifestEntry | None:
+    """The delivery of `dataset` before `ds`: its entry with the latest landing date earlier than `ds` (also what a
+    re-delivery for `ds` is compared with, not the entry it replaces). Reads one entry, whatever the history."""
+    folder = lake_dir / "raw" / MANIFEST_DIR / dataset
+    earlier = [d for p in folder.glob("landing_date=*.json") if (d := _landing_date(p)) is not None and d < ds]
+    return read_entry(lake_dir, dataset, max(earlier)) if earlier else None

@@ -22,7 +22,7 @@ def test_demo_end_to_end(prefect_harness, tmp_path, monkeypatch):
         days = con.execute("SELECT count(DISTINCT landing_date) FROM staging.stg_web_events").fetchone()[0]
         counts = {m.name: con.execute(f"SELECT count(*) FROM staging.{m.name}").fetchone()[0] for m in STAGING_MODELS}
         lake_events = con.execute("SELECT count(*) FROM read_parquet(?, hive_partitioning = true)", [
-            str(data / "lake" / "staging" / "stg_web_events" / "*" / "*.parquet")]).fetchone()[0]
+            str(data / "lake" / "current" / "staging" / "stg_web_events" / "*" / "*.parquet")]).fetchone()[0]
         leaked = con.execute("SELECT count(*) FROM staging.stg_orders WHERE customer_email_hash LIKE '%@%'").fetchone()[0]
         account_days = con.execute("SELECT count(*) FROM marts.fct_account_daily").fetchone()[0]
     assert days == 3
@@ -55,7 +55,7 @@ def test_validate_command_prints_rules_and_publishes_nothing(prefect_harness, da
     assert "web_events" in result.output and "warning web_events.event_at.future: 1" in result.output
     assert "data docs:" in result.output
     assert (data_dir / "validation" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").exists()
-    assert not (data_dir / "lake" / "staging").exists()
+    assert not (data_dir / "lake" / "current").exists()
     assert not (data_dir / "warehouse.duckdb").exists()
 
 

@@ -111,4 +111,4 @@ def test_nightly_deployment_runs_through_a_worker(tmp_path):
     assert fanned_out == [(name, day, "COMPLETED") for name in ("ingest", "nightly")
                           for day in ("2026-11-01", FIXTURE_DATE)]
     assert (data / "bi" / "warehouse.duckdb").exists()
-    assert list((data / "lake" / "marts" / "fct_visit").glob("visit_date=*/part-0.parquet"))
+    assert list((data / "lake" / "current" / "marts" / "fct_visit").glob("visit_date=*/part-0.parquet"))

@@ -69,7 +69,7 @@ def test_a_refund_two_days_late_restates_the_order_day(on_time):
         campaign = con.execute("SELECT sum(net_revenue) FROM marts.mart_campaign_performance "
                                "WHERE campaign_id = 'CMP-001' AND model = 'code'").fetchone()[0]
         lake = con.execute("SELECT net_revenue FROM read_parquet(?) WHERE order_id = '5001'",
-                           [str(on_time / "lake/marts/fct_conversion/converted_date=2026-11-02/part-0.parquet")]
+                           [str(on_time / "lake/current/marts/fct_conversion/converted_date=2026-11-02/part-0.parquet")]
                            ).fetchone()[0]
     assert (float(gross), float(refunded), float(net), status) == (59.90, 20.00, 39.90, "partially_refunded")
     assert float(lake) == 39.90

@@ -107,7 +107,7 @@ def test_nightly_writes_lake_and_duckdb_and_a_rerun_changes_nothing(prefect_harn
     assert summary.staged["stg_web_events"] == 4  # 7 lines: 1 malformed, 1 duplicate, 1 dated 2099
     assert summary.staged["stg_post_snapshots"] == 5
     assert summary.quarantined["web_events"] == 3
-    lake, warehouse = data_dir / "lake", data_dir / "warehouse.duckdb"
+    lake, warehouse = data_dir / "lake" / "current", data_dir / "warehouse.duckdb"
     first_lake, first_rows = _lake_digest(lake), _warehouse_rows(warehouse)
     assert {name: len(rows) for name, rows in first_rows.items() if name.startswith("stg_")} == {
         t: n for t, n in summary.staged.items() if t.startswith("stg_")}

@@ -153,6 +153,6 @@ def test_an_incompatible_schema_change_is_refused_before_anything_is_written(pre
     message = str(refused.value)
     assert "marts.dim_date: column date_day is VARCHAR in the warehouse but DATE in the definition" in message
     assert "column retired_column (INTEGER) is in the warehouse but no longer in the definition" in message
-    assert not (data_dir / "lake" / "staging").exists() and not (data_dir / "lake" / "marts").exists()
+    assert not (data_dir / "lake" / "current").exists() and not list((data_dir / "lake").glob("nights/*"))
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name <> 'marts'").fetchone()[0] == 0

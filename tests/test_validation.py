@@ -156,3 +156,34 @@ def test_gx_keeps_the_last_two_weeks_of_results_so_a_night_does_not_slow_down_wi
         (run / "x").mkdir(parents=True)
     assert prune_store(tmp_path, date(2026, 11, 1)) == 2
     assert [run.exists() for run in runs] == [False, True, False, True]
+
+
+def test_both_engines_count_the_rows_the_nul_rules_quarantine(tmp_path):
+    """The golden day with a NUL in values of CSV and NDJSON files (tests/bad_input/test_nul.py): GX's own engine,
+    the Polars engine and the quarantine agree on every row rule, the `nul` rules included."""
+    from contracts.polars_engine import evaluate
+    from tests.bad_input.test_nul import _nul_day
+    from tests.conftest import FIXTURE_DATE, FIXTURES
+
+    day = date.fromisoformat(FIXTURE_DATE)
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    shutil.copytree(FIXTURES / "landing", landing)
+    _nul_day(landing)
+    for dataset in DATASETS:
+        ingest_dataset(dataset, landing, lake, day, "run", TEST_PII_KEY.encode())
+    raw = {d.name: scan_raw(lake, d, day).collect() for d in DATASETS}
+    validator = GxValidator(tmp_path / "validation")
+    caught = {}
+    for name in ("esp_signups", "roster_campaigns", "web_events", "shopify_orders"):
+        contract = load_contracts()[name]
+        check = check_batch(raw[name], contract, row_rules(contract, day, same_day_references(contract, raw)))
+        polars = evaluate(check.frame, check.rules)
+        for rule, result, outcome in zip(check.rules, validator.validate(name, "raw", check.frame, check.rules,
+                                                                          "nul-check"), polars):
+            assert result.rule_id == rule.id
+            assert result.unexpected_count == outcome["unexpected_count"] == check.split.rule_counts[rule.id], rule.id
+            assert result.element_count == outcome["element_count"], rule.id
+            if rule.kind == "nul" and result.unexpected_count:
+                caught[rule.id] = result.unexpected_count
+    assert caught == {"esp_signups.list_name.nul": 1, "roster_campaigns.campaign_name.nul": 1,
+                      "web_events.user_agent.nul": 1, "shopify_orders.discount_codes.nul": 1}

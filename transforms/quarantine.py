@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from contracts.model import Contract
-from contracts.rules import Rule, is_epoch_seconds, needs_typed, raw_column, reference_targets, typed_column
+from contracts.rules import (
+    NUL_SHOWN, Rule, is_epoch_seconds, needs_typed, raw_column, reference_targets, typed_column,
+)
 from transforms.staging.common import blank_to_null, from_unix_seconds, to_bool, to_date, to_float, to_int, to_utc
 
 QUARANTINE_COLUMNS = {"rule_id": pl.String, "failed_rules": pl.String, "reason": pl.String}
@@ -25,7 +27,7 @@ def _typed(prop) -> pl.Expr:
 @dataclass
 class SplitResult:
     clean: pl.DataFrame  # the raw rows that passed, original values
-    quarantined: pl.DataFrame  # the raw rows that did not, original values + rule_id, failed_rules, reason
+    quarantined: pl.DataFrame  # the raw rows that did not: original values (NUL escaped), rule_id, failed_rules, reason
     rule_counts: dict[str, int] = field(default_factory=dict)  # rows breaking each rule (a row may break several)
 
 
@@ -37,6 +39,13 @@ def validation_frame(raw: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     parsed = raw.filter(pl.col("_parse_error").is_null())
     trimmed = parsed.select(*[blank_to_null(pl.col(c)).alias(c) for c in columns], "_row_number")
     return trimmed.with_columns([_typed(p) for p in contract.properties if needs_typed(p)])
+
+
+def storable(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with every NUL character of its text columns replaced by the visible escape `\\x00`: what a quarantined
+    row keeps, since every warehouse must be able to store it (PostgreSQL text cannot hold a NUL; see the `nul` rule
+    in contracts/rules.py)."""
+    return frame.with_columns(pl.col(pl.String).str.replace_all("\x00", NUL_SHOWN, literal=True))
 
 
 def _dedupe_order(contract: Contract) -> list[pl.Expr]:
@@ -81,6 +90,9 @@ def split_batch(raw: pl.DataFrame, contract: Contract, rules: list[Rule],
     out_columns = raw.columns
     quarantined = pl.concat([f.select(*out_columns, *QUARANTINE_COLUMNS) for f in (bad_parse, bad_rules, superseded)],
                             how="vertical").sort("_row_number")
+    # The quarantined rows go to the warehouse too: a NUL the `nul` rule caught (or one inside an unparseable line)
+    # must not fail the load there.
+    quarantined = storable(quarantined)
     return SplitResult(kept.select(out_columns).sort("_row_number"), quarantined, counts)
 
 

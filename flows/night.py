@@ -1,0 +1,144 @@
+"""One night, built into its own lake snapshot: ingest → check (contracts) → staging → engagement and attribution
+marts → validate (GX) → check the warehouse can take the tables → Parquet files of the new snapshot.
+
+Only wiring lives here. Nothing a reader sees changes: the snapshot is sealed but not published (flows/nightly.py
+publishes it), and an error-severity rule or a table the warehouse cannot take stops the night before it is sealed.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
+
+import polars as pl
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from contracts.checkpoint import ValidationFailed
+from flows.artifacts import publish_artifacts
+from flows.attribution_tasks import attribution_partitions, build_attribution
+from flows.context import RunContext
+from flows.runners import run_all, task_runner
+from flows.tasks import (
+    build_marts, check_raw, check_warehouse, dataset_calls, ingest, owned_posted_dates, publish_parquet, record_audit,
+    stage, validate,
+)
+from influence.settings import load_settings
+from schemas.raw import DATASETS
+from sinks.snapshots import Snapshot, building, seal, snapshot
+from sources.manifest import read_entry
+from transforms.marts.benchmark import month_start
+from transforms.audit import SourceOutcome, build_run_sources
+from transforms.quarantine import BatchCheck
+from transforms.staging.models import STAGING_MODELS
+
+
+@dataclass
+class RunSummary:
+    ds: date
+    run_id: str
+    ingested: dict[str, dict] = field(default_factory=dict)  # raw dataset -> {status, rows, file}
+    quarantined: dict[str, int] = field(default_factory=dict)  # raw dataset -> rows quarantined
+    staged: dict[str, int] = field(default_factory=dict)  # published table (staging and marts) -> rows
+    rules_failed: list[str] = field(default_factory=list)  # ids of warning rules that failed (errors stop the run)
+    lake_dir: str = ""
+    warehouse: str = ""
+    validation_results: str = ""
+    data_docs: str = ""
+    report: str = ""  # the HTML report, set for the nights a run published
+
+
+def landing_inputs(lake_root, ds: date) -> dict[str, str | None]:
+    """The checksum of each landing file the night read (None: not delivered), recorded in its snapshot: a file
+    that changes after the night ran is then recognised even if it was ingested by a run that did not publish."""
+    entries = {dataset.name: read_entry(lake_root, dataset.name, ds) for dataset in DATASETS}
+    return {name: entry.sha256 if entry else None for name, entry in entries.items()}
+
+
+def _outcomes(ingested: dict, checks: dict, clean_rows: dict[str, int], validation) -> list[SourceOutcome]:
+    outcomes = []
+    for name, result in ingested.items():
+        quarantined = checks[name].split.quarantined.height
+        failed = validation.failed_for(name)
+        outcomes.append(SourceOutcome(
+            name, result.file, result.status, clean_rows[name] + quarantined, clean_rows[name], quarantined,
+            len(failed), sum(r.severity == "error" for r in failed), result.seconds, checks[name].seconds))
+    return outcomes
+
+
+def _without_clean_rows(checks: dict[str, BatchCheck]) -> dict[str, BatchCheck]:
+    """The checks with their clean raw rows dropped: once staged they are not needed again, and at scale they are
+    gigabytes the marts could use (2 M web events a day)."""
+    return {name: replace(check, split=replace(check.split, clean=check.split.clean.clear()))
+            for name, check in checks.items()}
+
+
+def _posted_date_partitions(fct: pl.DataFrame, ds: date, ctx: RunContext) -> list:
+    """Every posted_date partition the run owns — empty ones too, so a post that moved out leaves no stale copy."""
+    first, last = owned_posted_dates(ds, ctx)
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    return [("marts", "fct_post_engagement", fct.filter(pl.col("posted_date") == day), "posted_date", day)
+            for day in days]
+
+
+def _partitions(ds: date, ctx: RunContext, staged: dict, quarantine: dict, marts: dict) -> list:
+    """(layer, table, rows, partition column, value) for every partition the night owns; None: a whole table."""
+    partitions = [("staging", t, rows, "landing_date", ds) for t, rows in staged.items()]
+    partitions += [("quarantine", d, rows, "landing_date", ds) for d, rows in quarantine.items()]
+    partitions += _posted_date_partitions(marts["fct_post_engagement"], ds, ctx)
+    partitions.append(("marts", "fct_account_daily", marts["fct_account_daily"], "metric_date", ds))
+    partitions += [("marts", dim, marts[dim], None, None) for dim in ("dim_account", "dim_influencer", "dim_date")]
+    partitions.append(("marts", "mart_tier_benchmark", marts["mart_tier_benchmark"], "month_start_date",
+                       month_start(ds)))
+    return partitions + attribution_partitions(marts, ds, ctx)
+
+
+@flow(name="night", flow_run_name="night-{ds}", log_prints=False)
+def night(ds: date, base_id: str | None = None) -> tuple[RunSummary, Snapshot, pl.DataFrame]:
+    """Build the landing files delivered on `ds` into a new lake snapshot on top of snapshot `base_id` (the state the
+    night before left): ingest → check → staging → marts → validate → Parquet. Returns the night's summary, its sealed
+    (not yet published) snapshot and its audit rows. An error-severity rule stops it before its snapshot is sealed."""
+    settings = load_settings()
+    root = settings.lake_dir.resolve()
+    base = snapshot(root, base_id) if base_id else None
+    ctx = RunContext.from_settings(settings, str(flow_run.id or uuid.uuid4()))
+    log = get_run_logger()
+    started = datetime.now(timezone.utc)
+    with task_runner(settings) as runner:
+        ingested = run_all(runner, ingest, dataset_calls(ds, ctx))
+        checks = run_all(runner, check_raw, dataset_calls(ds, ctx))
+        clean = {name: check.split.clean for name, check in checks.items()}
+        staged = run_all(runner, stage, {m.name: dict(model=m.name, ds=ds, clean={n: clean[n] for n in m.inputs})
+                                         for m in STAGING_MODELS})
+    clean_rows = {name: frame.height for name, frame in clean.items()}
+    del clean
+    checks = _without_clean_rows(checks)
+    with building(root, ds, base) as tables:
+        ctx = replace(ctx, tables_dir=tables)
+        marts = build_marts(ds, ctx, staged)
+        marts |= build_attribution(ds, ctx, staged, marts["fct_post_engagement"])
+        validation = validate(ds, ctx, checks, {**staged, **marts})
+
+        failed = bool(validation.errors)
+        audit = build_run_sources(ctx.run_id, ds, _outcomes(ingested, checks, clean_rows, validation), started,
+                                  datetime.now(timezone.utc), run_failed=failed)
+        if failed:
+            record_audit(audit, ds, ctx)
+            raise ValidationFailed(ds, validation.errors, validation.results_file)
+
+        quarantine = {name: c.split.quarantined.with_columns(landing_date=pl.lit(ds)) for name, c in checks.items()}
+        partitions = _partitions(ds, ctx, staged, quarantine, marts)
+        check_warehouse(partitions, ds, ctx)
+        for schema, table, rows, column, value in partitions:
+            publish_parquet(schema, table, rows, value or ds, ctx, column)
+        sealed = seal(tables, ds, base, landing_inputs(root, ds), ctx.run_id)
+    publish_artifacts(ds, audit, len(validation.results), [r.rule_id for r in validation.results if not r.success],
+                      marts["mart_campaign_performance"])
+    log.info("night %s: %d rows staged, %d quarantined, snapshot %s", ds, sum(f.height for f in staged.values()),
+             sum(f.height for f in quarantine.values()), sealed.id)
+    summary = RunSummary(
+        ds, ctx.run_id, {n: {"status": r.status, "rows": r.rows, "file": r.file} for n, r in ingested.items()},
+        {n: f.height for n, f in quarantine.items()}, {t: f.height for t, f in {**staged, **marts}.items()},
+        [r.rule_id for r in validation.results if not r.success], str(root), settings.safe_warehouse_url(),
+        str(validation.results_file), str(validation.docs_index or ""))
+    return summary, sealed, audit

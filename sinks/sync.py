@@ -1,0 +1,88 @@
+"""The warehouse follows the lake: publishing a night loads exactly the partitions its snapshot holds differently
+from the snapshot the warehouse holds, plus the night's audit rows and the published-night record, in one
+transaction. The lake is the source of truth; a warehouse that lost track (a new database, a restored backup) is
+reloaded whole from the snapshot rather than patched."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+
+from contracts.model import load_contracts, polars_schema
+from sinks.ddl import render
+from sinks.snapshots import Snapshot, changed_files, partition_files
+from sinks.warehouse import Warehouse
+
+RECORD_TABLE = ("audit", "published_night")
+
+
+def read_published_file(table: str, part: str | None, path: Path) -> pa.Table:
+    """A lake file as the warehouse table holds it: the partition column (kept in the path) restored, in the
+    contract's column order (quarantine tables, without a contract of their own, keep it last)."""
+    rows = pq.read_table(path)
+    if part is not None:
+        column, value = part.split("=", 1)
+        rows = rows.append_column(pa.field(column, pa.date32()),
+                                  pa.array([date.fromisoformat(value)] * rows.num_rows, pa.date32()))
+    contract = load_contracts().get(table)
+    if contract is not None and contract.layer != "raw":
+        rows = rows.select([p.name for p in contract.properties])
+    return rows
+
+
+def warehouse_snapshot(warehouse: Warehouse) -> str | None:
+    """The snapshot id the warehouse last committed, or None for a warehouse that never published one."""
+    schema, table = RECORD_TABLE
+    if not warehouse.fetch("SELECT column_name FROM information_schema.columns WHERE table_schema = {param} "
+                           "AND table_name = {param}", [schema, table]):
+        return None
+    rows = warehouse.fetch(render(sa.select(sa.column("snapshot_id")).select_from(sa.table(table, schema=schema))), [])
+    return rows[0][0] if rows else None
+
+
+def _record(snapshot: Snapshot, run_id: str) -> pa.Table:
+    contract = load_contracts()[RECORD_TABLE[1]]
+    return pl.DataFrame([{"snapshot_id": snapshot.id, "night_date": snapshot.night, "run_id": run_id,
+                          "published_at": datetime.now(timezone.utc)}], schema=polars_schema(contract)).to_arrow()
+
+
+def load_snapshot(warehouse: Warehouse, old: Snapshot | None, new: Snapshot, audit: pl.DataFrame, run_id: str,
+                  statements: list[str]) -> int:
+    """Make the warehouse equal `new` in one transaction: the partitions changed since `old` (every table, whole,
+    when the warehouse does not hold `old`), `audit` (rows of each run id replaced), the views in `statements`, and
+    the published-night record. Returns how many files were loaded."""
+    held = warehouse_snapshot(warehouse)
+    incremental = old is not None and held == old.id
+    if incremental:
+        changed = changed_files(old.path, new.path)
+    else:
+        changed = [(*key, path) for key, path in partition_files(new.path).items()]
+    by_table: dict[tuple[str, str], list[tuple[str | None, Path | None]]] = defaultdict(list)
+    for layer, table, part, path in changed:
+        by_table[(layer, table)].append((part, path))
+    with warehouse.transaction():
+        for (layer, table), parts in by_table.items():
+            frames = [read_published_file(table, part, path) for part, path in parts if path is not None]
+            frames = [frame for frame in frames if frame.num_rows] or frames[:1]
+            whole = parts[0][0] is None
+            rows = pa.concat_tables(frames, promote_options="permissive") if frames else None
+            if whole or not incremental:
+                if rows is not None:
+                    warehouse.replace_table(layer, table, rows)
+                continue
+            column = parts[0][0].split("=", 1)[0]
+            values = [date.fromisoformat(part.split("=", 1)[1]) for part, _ in parts]
+            if rows is None:  # nightlies rewrite partitions but never remove one: nothing to load
+                continue
+            warehouse.replace_partitions(layer, table, rows, column, values)
+        for run in audit["run_id"].unique(maintain_order=True).to_list():
+            warehouse.replace_partition("audit", "run_sources", audit.filter(pl.col("run_id") == run).to_arrow(),
+                                        "run_id", run)
+        warehouse.run_statements(statements)
+        warehouse.replace_table(*RECORD_TABLE, _record(new, run_id))
+    return sum(1 for *_, path in changed if path is not None)
