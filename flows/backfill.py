@@ -26,6 +26,8 @@ from prefect.runtime import flow_run
 from flows.context import RunContext
 from flows.nightly import RunSummary, run_nights
 from flows.runners import run_all, task_runner
+from sinks.lock import data_dir_lock
+from sinks.snapshots import current
 from flows.tasks import dataset_calls, ingest
 from influence.settings import load_settings
 from sources.ingest import IngestResult
@@ -89,12 +91,18 @@ def backfill(start: date, end: date, concurrency: int = 1, deployments: bool = F
         context = contextvars.copy_context()
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             list(pool.map(ingest_day, days))
-    elif concurrency > 1:
-        _ingest_ahead(days, concurrency)
     if deployments:
+        # The first night replays every processed night after it: only the range's unprocessed days need a run more.
+        published = current(settings.lake_dir.resolve())
+        processed = set(published.nights) if published else set()
         for day in days:
-            _run_deployment(NIGHTLY_DEPLOYMENT, day, backfill_id, attempt)
+            if day == days[0] or day not in processed:
+                _run_deployment(NIGHTLY_DEPLOYMENT, day, backfill_id, attempt)
             log.info("backfill: %s done", day)
         return [None] * len(days)
-    built = run_nights(days, settings, f"backfill {start} … {end} (flow run {backfill_id})")
+    holder = f"backfill {start} … {end} (flow run {backfill_id})"
+    with data_dir_lock(settings.data_dir.resolve(), holder, settings.lock_wait_seconds):
+        if concurrency > 1:
+            _ingest_ahead(days, concurrency)
+        built = run_nights(days, settings, holder)
     return [built[day] for day in days]

@@ -62,7 +62,7 @@ def run_nights(days: list[date], settings: Settings, holder: str, restate: bool 
     log = get_run_logger()
     with data_dir_lock(settings.data_dir.resolve(), holder, settings.lock_wait_seconds):
         ctx = RunContext.from_settings(settings, str(flow_run.id or uuid.uuid4()))
-        if swept := sweep_temporaries(root):
+        if swept := sweep_temporaries(root / "raw"):  # a dead night's own temporaries go with its directory
             log.warning("swept %d temporary files left by an interrupted run", swept)
         recover_publication(ctx)
         if adopted := adopt_unversioned(root, lambda day: landing_inputs(root, day)):

@@ -42,7 +42,11 @@ def _switch(ctx: RunContext, target: Snapshot, bi_copy: Path | None) -> None:
 
 def _prepare_bi_copy(ctx: RunContext, target: Snapshot) -> Path | None:
     path = _bi_copy_path(ctx)
-    return prepare_readonly_copy(target.path / "marts", path) if path else None
+    if path is None:
+        return None
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # prepared by a run killed before its rename
+        stale.unlink(missing_ok=True)
+    return prepare_readonly_copy(target.path / "marts", path)
 
 
 @task(name="publish", task_run_name="publish-{new.night}", cache_policy=NO_CACHE, **IO_RETRIES)

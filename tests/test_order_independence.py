@@ -8,6 +8,7 @@ import threading
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from influence.sample import generate
@@ -44,10 +45,18 @@ def in_order(data: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def expected(prefect_harness, landing, tmp_path_factory) -> dict:
-    """Every published table after the six nightlies in date order."""
+def in_order_dir(prefect_harness, landing, tmp_path_factory) -> Path:
+    """A data dir after the six nightlies in date order."""
     with pytest.MonkeyPatch.context() as monkeypatch:
-        state = in_order(use_data_dir(landing, tmp_path_factory.mktemp("in-order"), monkeypatch))
+        data = use_data_dir(landing, tmp_path_factory.mktemp("in-order"), monkeypatch)
+        in_order(data)
+    return data
+
+
+@pytest.fixture(scope="module")
+def expected(in_order_dir) -> dict:
+    """Every published table after the six nightlies in date order."""
+    state = published(in_order_dir)
     assert len(state["warehouse"]) > 30 and len(state["lake"]) > 30 and len(state["bi"]) >= 12
     assert sum(len(rows) for rows in state["warehouse"].values()) > 5_000
     return state
@@ -82,6 +91,31 @@ def test_random_runs_reruns_and_backfills_equal_in_order_nightlies(expected, lan
     assert_same(published(data), expected)
     current, held = published_night(data)
     assert current == held, ops
+
+
+@pytest.mark.postgres
+def test_random_runs_on_postgres_equal_in_order_nightlies(in_order_dir, expected, landing, tmp_path, monkeypatch,
+                                                         pg_url):
+    from flows.backfill import backfill
+    from flows.nightly import nightly
+    from tests.published_state import lake_tables
+    from tests.test_publishing import LISTING, _pg, _tables
+
+    data = use_data_dir(landing, tmp_path / "data", monkeypatch)
+    monkeypatch.setenv("INFLUENCE_WAREHOUSE_URL", pg_url)
+    for kind, first, last in random_runs(5):
+        if kind == "run":
+            nightly(ds=NIGHTS[first])
+        else:
+            backfill(start=NIGHTS[first], end=NIGHTS[last])
+    with _pg(pg_url) as conn:
+        in_postgres = _tables(lambda sql: conn.execute(sql).fetchall(), LISTING)
+    with duckdb.connect(str(in_order_dir / "warehouse.duckdb"), read_only=True) as con:
+        in_duckdb = _tables(lambda sql: con.execute(sql).fetchall(), LISTING)
+    assert in_postgres.keys() == in_duckdb.keys()
+    for table, rows in in_duckdb.items():
+        assert in_postgres[table] == rows, table
+    assert lake_tables(data / "lake") == expected["lake"]
 
 
 def test_a_rerun_three_nights_back_with_unchanged_files_changes_nothing(expected, landing, tmp_path, monkeypatch):
