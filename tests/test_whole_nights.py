@@ -165,3 +165,30 @@ def test_a_value_postgres_refuses_mid_publish_leaves_it_on_the_previous_night(pr
     with _pg(pg_url) as conn:
         after = _tables(lambda sql: conn.execute(sql).fetchall(), LISTING)
     assert after != before and (data / "lake" / "current").resolve() != current
+
+
+def test_a_run_stopped_between_the_warehouse_commit_and_the_lake_switch_is_completed_by_the_next(
+        three_nights, landing, tmp_path, monkeypatch):  # noqa: F811
+    from flows.context import RunContext
+    from flows.nightly import nightly
+    from flows.publish_tasks import recover_publication
+    from influence.settings import load_settings
+
+    data = use_data_dir(landing, tmp_path / "data", monkeypatch)
+    for day in NIGHTS[:2]:
+        nightly(ds=day)
+    with monkeypatch.context() as patch:
+        def killed(*_args, **_kwargs):  # the moment after the commit, as a SIGKILL would leave it
+            raise RuntimeError("killed after the warehouse commit")
+
+        patch.setattr("flows.publish_tasks._switch", killed)
+        with pytest.raises(RuntimeError, match="killed after the warehouse commit"):
+            nightly(ds=NIGHTS[2])
+    current, held = published_night(data)
+    assert current != held and (data / "lake" / "publishing.json").exists()
+
+    recover_publication(RunContext.from_settings(load_settings(), "recovery"))  # what every run does first
+    assert published_night(data)[0] == held and not (data / "lake" / "publishing.json").exists()
+    assert_same(published(data), three_nights)
+    nightly(ds=NIGHTS[2])  # and a rerun of the night changes nothing
+    assert_same(published(data), three_nights)
