@@ -9,7 +9,6 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.context import RunContext
 
 
 def _markdown_table(frame: pl.DataFrame) -> str:
