@@ -2,6 +2,7 @@
 its dataset rules) and every table about to be published (keys, required columns, foreign keys, row counts)."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ from contracts.gx import DOCS_DAYS, GxValidator, RuleResult, prune_store, write_
 from contracts.model import Contract, load_contracts
 from contracts.polars_engine import evaluate
 from contracts.rules import published_rules, raw_dataset_rules, reference_targets
-from transforms.quarantine import BatchCheck
+from transforms.quarantine import BatchCheck, nulled_messages
 
 
 @dataclass
@@ -57,6 +58,28 @@ def _references(staged: dict[str, pl.DataFrame], targets: list[str]) -> dict[str
 ENGINES = ("polars", "gx")
 
 
+def _run_logger() -> logging.Logger | logging.LoggerAdapter:
+    """The Prefect run's logger inside a flow or task (its lines reach the run's log in the UI), else this module's."""
+    from prefect.exceptions import MissingContextError
+    from prefect.logging import get_run_logger
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
+
+
+def log_nulled_values(checks: dict[str, BatchCheck]) -> int:
+    """Warn, in the run log, of each informational value set to null (file, line, field, why): the row was published,
+    so the quarantine tables do not show it. Returns how many values were nulled."""
+    log, total = _run_logger(), 0
+    for name, check in checks.items():
+        total += check.split.nulled.height
+        for line in nulled_messages(name, check.split.nulled):
+            log.warning("%s", line)
+    return total
+
+
 def evaluate_raw(check: BatchCheck, contract: Contract) -> BatchCheck:
     """The check with its raw-batch rules (row rules and dataset rules) evaluated now by the Polars engine and its
     validation frame emptied: the frame of 2 M web events is over a gigabyte the marts would otherwise share memory
@@ -79,6 +102,7 @@ def validate_run(validation_dir: Path, ds: date, run_id: str, checks: dict[str, 
     validator = GxValidator(validation_dir)
     check = validator.record if engine == "polars" else validator.validate
     run_name = f"{ds.isoformat()}-{run_id}"
+    log_nulled_values(checks)
     results: list[RuleResult] = []
     for name, batch in checks.items():
         rules = batch.rules + raw_dataset_rules(contracts[name])

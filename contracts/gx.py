@@ -106,7 +106,8 @@ class GxValidator:
         and run-to-run values travel as parameters, so a nightly run normally reuses what is stored."""
         gx = self._gx
         fingerprint = hashlib.sha256(json.dumps(
-            [[r.id, r.gx_type, _jsonable(r.gx_kwargs), r.severity] for r in rules], sort_keys=True).encode()).hexdigest()
+            [[r.id, r.gx_type, _jsonable(r.gx_kwargs), r.severity, r.on_fail, r.description] for r in rules],
+            sort_keys=True).encode()).hexdigest()
         try:
             stored = self.context.suites.get(batch_name)
             if stored.meta.get("fingerprint") == fingerprint:
@@ -115,7 +116,8 @@ class GxValidator:
             pass
         expectations = [getattr(gx.expectations, rule.gx_type)(
             **_gx_kwargs(rule.gx_kwargs), severity=SEVERITY[rule.severity], description=rule.description,
-            meta={"rule_id": rule.id, "severity": rule.severity, "kind": rule.kind}) for rule in rules]
+            meta={"rule_id": rule.id, "severity": rule.severity, "kind": rule.kind, "on_fail": rule.on_fail})
+            for rule in rules]
         suite = self.context.suites.add_or_update(gx.ExpectationSuite(
             name=batch_name, expectations=expectations, meta={"fingerprint": fingerprint}))
         definition = self.context.validation_definitions.add_or_update(
@@ -151,7 +153,8 @@ class GxValidator:
                 success=outcome["success"], result=result, expectation_config=ExpectationConfiguration(
                     type=_snake(rule.gx_type), kwargs=kwargs, description=rule.description,
                     severity=SEVERITY[rule.severity],
-                    meta={"rule_id": rule.id, "severity": rule.severity, "kind": rule.kind})))
+                    meta={"rule_id": rule.id, "severity": rule.severity, "kind": rule.kind,
+                          "on_fail": rule.on_fail})))
         run_id = self._gx.core.run_identifier.RunIdentifier(run_name=run_name)
         passed = sum(item.success for item in items)
         suite_result = ExpectationSuiteValidationResult(

@@ -14,6 +14,15 @@ import yaml
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "data_contracts"
 LAYERS = ("raw", "staging", "marts", "audit")
+#: Text a raw string property holds in a human-typed form, named by its custom property `parsedAs`: the parser
+#: staging applies (transforms/quarantine.PARSERS) is also the property's type rule. Name → what a valid value is.
+PARSED_AS = {
+    "humanCount": "a count (950, 12,345, 1.234.567, 12.5K, 1,2M)",
+    "countryCode": "a country (ISO 3166-1 code or name: US, GBR, United Kingdom, Deutschland)",
+}
+#: What a property's custom property `onInvalid` may say: a value breaking one of its rules quarantines the row (the
+#: default), or — for an informational property — is set to null, with a warning, and the row is kept.
+ON_INVALID = ("quarantine", "null")
 
 
 class ContractError(ValueError):
@@ -48,6 +57,16 @@ class Property:
     @property
     def json_path(self) -> tuple[str, ...]:
         return tuple(str(self.custom.get("jsonPath", self.name)).split("."))
+
+    @property
+    def parsed_as(self) -> str | None:
+        return self.custom.get("parsedAs")
+
+    @property
+    def informational(self) -> bool:
+        """`onInvalid: "null"`: a bad value is set to null in the published row instead of quarantining the row.
+        Only a property that is neither required nor part of the primary key may say so (checked at load)."""
+        return self.custom.get("onInvalid", "quarantine") == "null"
 
     @property
     def max_days_after_landing(self) -> int | None:
@@ -127,6 +146,20 @@ def _property(raw: dict) -> Property:
     )
 
 
+def _check_property(path: Path, prop: Property) -> None:
+    where = f"{path}: property {prop.name!r}"
+    on_invalid = prop.custom.get("onInvalid", "quarantine")
+    if on_invalid not in ON_INVALID:
+        raise ContractError(f"{where}: onInvalid must be one of {', '.join(ON_INVALID)} (as a quoted string: YAML "
+                            f"reads a bare null as nothing), not {on_invalid!r}")
+    if prop.informational and (prop.required or prop.primary_key_position is not None):
+        raise ContractError(f"{where}: a required or primary-key column cannot be informational (onInvalid: null): "
+                            "a row without it cannot be published")
+    if prop.parsed_as is not None and (prop.parsed_as not in PARSED_AS or prop.logical_type != "string"):
+        raise ContractError(f"{where}: parsedAs must be one of {', '.join(PARSED_AS)} on a string property, not "
+                            f"{prop.parsed_as!r} on {prop.logical_type}")
+
+
 def _quality(contract: str, raw: dict) -> QualityRule:
     operator = next((op for op in _OPERATORS if op in raw), None)
     if raw.get("type", "library") != "library" or operator is None:
@@ -149,10 +182,13 @@ def parse_contract(path: Path) -> Contract:
     full_snapshot = _custom(schema.get("customProperties")).get("fullSnapshot", False)
     if not isinstance(full_snapshot, bool):
         raise ContractError(f"{path}: custom property fullSnapshot must be true or false, not {full_snapshot!r}")
+    properties = tuple(_property(p) for p in schema.get("properties", []))
+    for prop in properties:
+        _check_property(path, prop)
     return Contract(
         name=doc["name"], layer=layer, path=path, description=schema.get("description", ""),
         grain=schema.get("dataGranularityDescription", ""),
-        properties=tuple(_property(p) for p in schema.get("properties", [])),
+        properties=properties,
         quality=tuple(_quality(doc["name"], q) for q in schema.get("quality") or []),
         custom=_custom(doc.get("customProperties")), schema_custom=_custom(schema.get("customProperties")),
     )

@@ -1,8 +1,10 @@
 """Rules compiled from a contract, each rendered for both engines from one definition.
 
 A row-level rule becomes (1) a Polars expression that is true on the rows breaking it — used to split a batch into
-clean and quarantined rows — and (2) a Great Expectations expectation whose `unexpected_count` on the same batch is
-the same number (tests check it). Dataset-level rules exist only as expectations; GX records them and gates the run.
+clean and quarantined rows, or, for a rule on an informational column (`onInvalid: "null"` in the contract), to set
+the bad values to null in rows that are kept — and (2) a Great Expectations expectation whose `unexpected_count` on
+the same batch is the same number (tests check it). Dataset-level rules exist only as expectations; GX records them
+and gates the run.
 
 Rules a target cannot express are listed in NOT_ROW_CHECKED with the reason, never silently dropped.
 """
@@ -14,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from contracts.model import Contract, Property, QualityRule
+from contracts.model import PARSED_AS, Contract, Property, QualityRule
 
 #: Logical types a raw text value must cast to; the type rule fails where the text is there but the cast is null.
 TYPED = ("integer", "number", "boolean", "date", "timestamp")
@@ -42,7 +44,9 @@ class Rule:
     id: str
     dataset: str
     kind: str  # required | nul | type | range | pattern | enum | future | relationship | row_count | unique | not_null
-    severity: str  # error | warning (row rules are warnings: the rows they catch are quarantined, the run goes on)
+    # error | warning (row rules are warnings: the rows they catch are quarantined, or their informational values
+    # nulled, and the run goes on)
+    severity: str
     description: str
     gx_type: str  # expectation class name
     gx_kwargs: dict[str, Any]
@@ -50,6 +54,9 @@ class Rule:
     reason: pl.Expr | None = None  # row-level only: the human-readable reason for one row
     column: str | None = None
     gx_parameters: dict[str, Any] = field(default_factory=dict)  # run-time values of $PARAMETER placeholders
+    # row-level only: what becomes of a row breaking the rule — "quarantine", or "null": the rule is on an
+    # informational column (`onInvalid: "null"`), whose bad value is set to null in the published row, with a warning
+    on_fail: str = "quarantine"
 
     @property
     def is_row_level(self) -> bool:
@@ -65,7 +72,7 @@ def typed_column(prop: Property) -> str:
 
 
 def needs_typed(prop: Property) -> bool:
-    return prop.logical_type in TYPED and not prop.is_pii
+    return (prop.logical_type in TYPED or prop.parsed_as is not None) and not prop.is_pii
 
 
 def is_epoch_seconds(prop: Property) -> bool:
@@ -88,10 +95,16 @@ def _parameter(rule_id: str, value: Any) -> tuple[dict[str, str], dict[str, Any]
     return {"$PARAMETER": name}, {name: value}
 
 
+#: How the description of a rule on an informational column ends, in the data docs and the results.
+INFORMATIONAL = " (informational column: a bad value is set to null and the row kept)"
+
+
 def _rule(contract: Contract, prop: Property, kind: str, description: str, gx_type: str, gx_kwargs: dict,
           fail: pl.Expr, reason: pl.Expr, severity: str = "warning", gx_parameters: dict | None = None) -> Rule:
+    on_fail = "null" if prop.informational else "quarantine"
+    description += INFORMATIONAL if prop.informational else ""
     return Rule(f"{contract.name}.{prop.name}.{kind}", contract.name, kind, severity, description, gx_type,
-                gx_kwargs, fail, reason, raw_column(prop), gx_parameters or {})
+                gx_kwargs, fail, reason, raw_column(prop), gx_parameters or {}, on_fail)
 
 
 def _nul_rule(contract: Contract, prop: Property) -> Rule:
@@ -142,7 +155,7 @@ def _property_rules(contract: Contract, prop: Property, landing_date: date,
     typed = pl.col(typed_column(prop))
     if needs_typed(prop):
         # "Is it a valid date?" is answered by casting it, as staging will: a regex would pass 2026-02-30.
-        kind = _article(prop.logical_type) + " " + prop.logical_type
+        kind = PARSED_AS.get(prop.parsed_as) or _article(prop.logical_type) + " " + prop.logical_type
         rules.append(_rule(contract, prop, "type", f"{name} must be {kind}", "ExpectColumnValuesToNotBeNull",
                            {"column": typed_column(prop), "row_condition": {"$NOT_NULL": col}},
                            value.is_not_null() & typed.is_null(),

@@ -13,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 
 from contracts.model import table_schema
 from flows.context import RunContext
-from flows.tasks import owned_posted_dates
+from influence.windows import engagement_windows
 from sinks.lake import scan_history, scan_whole
 from transforms.attribution.campaigns import build_mart_campaign_performance, campaigns_to_recompute
 from transforms.attribution.channels import build_mart_channel_attribution, build_nonconverting_paths
@@ -127,7 +127,7 @@ def _campaigns(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame], posts
     previous = scan_whole(ctx.tables_dir, "marts", "mart_campaign_performance", table_schema("mart_campaign_performance"))
     starts = campaigns_to_recompute(campaigns.lazy(), previous, ds, settle_days(ctx)).collect()["start_date"]
     start = min(starts.min() or ds, ds)
-    post_first, _ = owned_posted_dates(ds, ctx)
+    post_first = engagement_windows(ds, ctx.rules).posted_first
     visit_first, _ = owned_visit_dates(ds)
     conv_first, _ = owned_conversion_dates(ds, ctx)
 

@@ -19,11 +19,12 @@ from flows.artifacts import publish_artifacts
 from flows.attribution_tasks import attribution_partitions, build_attribution
 from flows.context import RunContext
 from flows.runners import run_all, task_runner
+from flows.engagement_tasks import build_marts
 from flows.tasks import (
-    build_marts, check_raw, check_warehouse, dataset_calls, ingest, owned_posted_dates, publish_parquet, record_audit,
-    stage, validate,
+    check_raw, check_warehouse, dataset_calls, ingest, publish_parquet, record_audit, stage, validate,
 )
 from influence.settings import load_settings
+from influence.windows import engagement_windows
 from schemas.raw import DATASETS
 from sinks.snapshots import Snapshot, building, seal, snapshot
 from sources.manifest import read_entry
@@ -73,23 +74,25 @@ def _without_clean_rows(checks: dict[str, BatchCheck]) -> dict[str, BatchCheck]:
             for name, check in checks.items()}
 
 
-def _posted_date_partitions(fct: pl.DataFrame, ds: date, ctx: RunContext) -> list:
-    """Every posted_date partition the run owns — empty ones too, so a post that moved out leaves no stale copy."""
-    first, last = owned_posted_dates(ds, ctx)
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    return [("marts", "fct_post_engagement", fct.filter(pl.col("posted_date") == day), "posted_date", day)
-            for day in days]
+def _daily_partitions(table: str, rows: pl.DataFrame, column: str, owned: list[date]) -> list:
+    """One partition per `column` value in `rows`, plus every `owned` one — written empty when it has no rows, so a
+    row that moved out leaves no stale copy."""
+    values = sorted(set(owned) | set(rows.get_column(column).unique().to_list()))
+    return [("marts", table, rows.filter(pl.col(column) == value), column, value) for value in values]
 
 
 def _partitions(ds: date, ctx: RunContext, staged: dict, quarantine: dict, marts: dict) -> list:
-    """(layer, table, rows, partition column, value) for every partition the night owns; None: a whole table."""
+    """(layer, table, rows, partition column, value) for every partition the night owns; None: a whole table.
+    fct_account_daily and mart_tier_benchmark also carry the earlier days and months the night restated."""
+    w = engagement_windows(ds, ctx.rules)
+    posted = [w.posted_first + timedelta(days=i) for i in range((w.posted_last - w.posted_first).days + 1)]
     partitions = [("staging", t, rows, "landing_date", ds) for t, rows in staged.items()]
     partitions += [("quarantine", d, rows, "landing_date", ds) for d, rows in quarantine.items()]
-    partitions += _posted_date_partitions(marts["fct_post_engagement"], ds, ctx)
-    partitions.append(("marts", "fct_account_daily", marts["fct_account_daily"], "metric_date", ds))
+    partitions += _daily_partitions("fct_post_engagement", marts["fct_post_engagement"], "posted_date", posted)
+    partitions += _daily_partitions("fct_account_daily", marts["fct_account_daily"], "metric_date", [ds])
     partitions += [("marts", dim, marts[dim], None, None) for dim in ("dim_account", "dim_influencer", "dim_date")]
-    partitions.append(("marts", "mart_tier_benchmark", marts["mart_tier_benchmark"], "month_start_date",
-                       month_start(ds)))
+    partitions += _daily_partitions("mart_tier_benchmark", marts["mart_tier_benchmark"], "month_start_date",
+                                    [month_start(ds)])
     return partitions + attribution_partitions(marts, ds, ctx)
 
 

@@ -7,26 +7,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from contracts.checkpoint import RunValidation, evaluate_raw, validate_run
-from contracts.model import load_contracts, table_schema
+from contracts.model import load_contracts
 from contracts.rules import reference_targets, row_rules
 from flows.context import RunContext
 from schemas.raw import BY_NAME as RAW_DATASETS
-from sinks.lake import scan_history, write_partition, write_whole
+from sinks.lake import write_partition, write_whole
 from sinks.warehouse import connect_warehouse
 from sources.ingest import IngestResult, ingest_dataset, scan_raw
 from sources.landing import LandingFileError
-from transforms.marts.accounts import LAST_POSTS_LOOKBACK_DAYS, build_fct_account_daily
-from transforms.marts.benchmark import build_mart_tier_benchmark, month_start
-from transforms.marts.dates import build_dim_date
-from transforms.marts.dims import build_dim_account, build_dim_influencer
-from transforms.marts.engagement import build_fct_post_engagement
 from transforms.quarantine import BatchCheck, check_batch, same_day_references
 from transforms.staging.models import BY_NAME as STAGING_MODELS
 
@@ -89,51 +84,6 @@ def stage(model: str, ds: date, clean: dict[str, pl.DataFrame]) -> pl.DataFrame:
     frame = spec.build(*[clean[name].lazy() for name in spec.inputs], landing_date=ds).collect()
     get_run_logger().info("%s: %d rows", model, frame.height)
     return frame
-
-
-@task(name="build-marts", task_run_name="build-marts-{ds}", cache_policy=NO_CACHE)
-def build_marts(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    """The engagement marts for `ds`: today's staging frames plus only the staging history the windows need."""
-    window = ctx.rules.engagement.metrics_tracked_days
-    posts = staged["stg_post_snapshots"]
-    history = scan_history(ctx.tables_dir, "staging", "stg_post_snapshots", PARTITION_COLUMN,
-                           ds - timedelta(days=window + 1), ds - timedelta(days=1), posts.schema)
-    accounts = staged["stg_account_daily"]
-    account_history = scan_history(ctx.tables_dir, "staging", "stg_account_daily", PARTITION_COLUMN,
-                                   ds - timedelta(days=window + 8), ds - timedelta(days=1), accounts.schema)
-    fct = build_fct_post_engagement(
-        pl.concat([history, posts.lazy()], how="vertical_relaxed"),
-        pl.concat([account_history, accounts.lazy()], how="vertical_relaxed"),
-        staged["stg_social_accounts"].lazy(), staged["stg_campaigns"].lazy(), ds, ctx.rules.emv,
-    ).filter(pl.col("posted_date").is_between(*owned_posted_dates(ds, ctx))).collect()
-    first_owned, _ = owned_posted_dates(ds, ctx)
-    older_posts = scan_history(ctx.tables_dir, "marts", "fct_post_engagement", "posted_date",
-                               ds - timedelta(days=LAST_POSTS_LOOKBACK_DAYS), first_owned - timedelta(days=1), fct.schema)
-    previous_days = scan_history(ctx.tables_dir, "marts", "fct_account_daily", "metric_date",
-                                 min(month_start(ds), ds - timedelta(days=ctx.rules.engagement.window_days)),
-                                 ds - timedelta(days=1), table_schema("fct_account_daily"))
-    daily = build_fct_account_daily(
-        pl.concat([account_history, accounts.lazy()], how="vertical_relaxed"),
-        pl.concat([older_posts, fct.lazy()], how="vertical_relaxed"), previous_days, ds, ctx.rules.tiers,
-        ctx.rules.engagement,
-    ).collect()
-    captions = pl.concat([history, posts.lazy()], how="vertical_relaxed").select("account_id", "caption")
-    dim_account = build_dim_account(staged["stg_social_accounts"].lazy(), daily.lazy(), captions,
-                                    ctx.rules.niches).collect()
-    dim_influencer = build_dim_influencer(staged["stg_influencers"].lazy(), dim_account.lazy()).collect()
-    benchmark = build_mart_tier_benchmark(pl.concat([previous_days, daily.lazy()], how="vertical_relaxed"),
-                                          dim_account.lazy(), ds, ctx.rules.engagement.target_min).collect()
-    get_run_logger().info("fct_post_engagement: %d posts posted %s … %s; fct_account_daily: %d accounts",
-                          fct.height, *owned_posted_dates(ds, ctx), daily.height)
-    calendar = ctx.rules.calendar
-    return {"fct_post_engagement": fct, "fct_account_daily": daily, "dim_account": dim_account,
-            "dim_influencer": dim_influencer, "mart_tier_benchmark": benchmark,
-            "dim_date": build_dim_date(date(calendar.first_year, 1, 1), date(calendar.last_year, 12, 31))}
-
-
-def owned_posted_dates(ds: date, ctx: RunContext) -> tuple[date, date]:
-    """The posted_date partitions a run for `ds` rewrites: posts still tracked, up to the latest a post may be dated."""
-    return ds - timedelta(days=ctx.rules.engagement.metrics_tracked_days), ds + timedelta(days=1)
 
 
 @task(name="publish-parquet", task_run_name="publish-parquet-{layer}-{table}-{ds}", cache_policy=NO_CACHE,

@@ -1,4 +1,5 @@
-"""The `influence` command line: sample data, nightly runs, the demo, and a read-only query helper."""
+"""The `influence` command line: sample data, nightly runs, the demo, a dev PII key (query and attribute-paths
+have modules of their own)."""
 from __future__ import annotations
 
 import logging
@@ -263,26 +264,30 @@ def report(
     console.print(f"report: [bold]{path.resolve()}[/bold]")
 
 
-@app.command()
-def query(sql: Annotated[str, typer.Argument(help="A SQL query for DuckDB.")]) -> None:
-    """Run a read-only SQL query on the embedded DuckDB warehouse (the lake is readable with read_parquet too)."""
-    import duckdb
-
-    from influence.settings import Settings
+@app.command("dev-key")
+def dev_key() -> None:
+    """Create a random PII key for local development at $INFLUENCE_DATA_DIR/.pii_key (kept if one exists), used
+    when INFLUENCE_PII_KEY is not set and the warehouse is the embedded DuckDB. Writes nothing else."""
+    from influence.settings import Settings, ensure_dev_pii_key
 
     settings = Settings()
     if not settings.is_embedded_warehouse:
-        raise typer.BadParameter("query reads the embedded DuckDB warehouse; use your SQL client for PostgreSQL")
-    path = settings.resolved_warehouse_url.removeprefix("duckdb:///")
-    with duckdb.connect(path, read_only=True) as con:
-        result = con.sql(sql)
-        table = Table(*result.columns)
-        for row in result.fetchall():
-            table.add_row(*["∅" if v is None else str(v) for v in row])
-    console.print(table)
+        # a key on one machine's disk would hash PII differently from the next machine's: production needs the one
+        # key from the secret store, every night
+        raise typer.BadParameter(f"the warehouse is {settings.safe_warehouse_url()}: set INFLUENCE_PII_KEY from your "
+                                 "secret store instead; a dev key is only for the embedded DuckDB warehouse")
+    key_file, created = ensure_dev_pii_key(settings.data_dir)
+    console.print(f"{'created a random' if created else 'kept the existing'} dev PII key at [bold]{key_file}[/bold]",
+                  highlight=False)
+    if settings.pii_key is not None and settings.pii_key.get_secret_value():
+        console.print("INFLUENCE_PII_KEY is set, so it is used and the dev key is not.")
 
 
-if __name__ == "__main__":
-    app()
-from influence.paths_cli import attribute_paths
+from influence.paths_cli import attribute_paths  # noqa: E402
+from influence.query_cli import query  # noqa: E402
+
 app.command("attribute-paths")(attribute_paths)
+app.command("query")(query)
+
+if __name__ == "__main__":  # after every command is registered, so `python -m influence.cli` has them all
+    app()

@@ -1,11 +1,13 @@
 """Business rules: the packaged defaults in rules.yaml, merged with the user's override file if one is given."""
 from __future__ import annotations
 
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULTS_FILE = Path(__file__).with_name("rules.yaml")
 
@@ -23,6 +25,7 @@ class Engagement(_Strict):
     anomaly_z: float
     anomaly_min_change: float
     anomaly_min_history_days: int
+    anomaly_window_days: int
     er_collapse_ratio: float
     metrics_tracked_days: int
 
@@ -69,6 +72,53 @@ class Lake(_Strict):
     keep_nights: int
 
 
+# A keyword: `word`, `two words` (a phrase of up to 4 words; as a hashtag glued: #twowords), `stem*` (any word or
+# hashtag starting with it) or `#tag` (only as a hashtag). Lower case and without accents, as captions are folded.
+_TERM = re.compile(r"^(?:#?[^\W_]+|[^\W_]+(?: [^\W_]+)+|[^\W_]+\*)$")
+# A synonym key is a roster label as it reads once normalised: lower case, no accents, hyphens and apostrophes joined,
+# "&", "and", "/" and other punctuation dropped ("How-to & Style" → "howto style").
+_LABEL = re.compile(r"^[^\W_]+(?: [^\W_]+)*$")
+
+
+def _is_folded(text: str) -> bool:
+    return text == text.lower() and not any(unicodedata.combining(c) for c in unicodedata.normalize("NFKD", text))
+
+
+class NicheKeywords(_Strict):
+    strong: list[str]  # specific: one of them is enough for a post to point to the niche
+    weak: list[str]  # generic: a post needs two distinct ones, or one with a strong term
+
+
+class Niches(_Strict):
+    window_days: int = Field(ge=1)
+    min_posts: int = Field(ge=1)
+    switch_ratio: float = Field(ge=1)
+    broad: list[str]
+    keywords: dict[str, NicheKeywords]
+    neutral: list[str]
+    synonyms: dict[str, str | None]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Niches":
+        owner: dict[str, str] = {}
+        listed = [(niche, t) for niche, k in self.keywords.items() for t in [*k.strong, *k.weak]]
+        for niche, term in [*listed, *(("neutral", t) for t in self.neutral)]:
+            if not _TERM.match(term) or not _is_folded(term) or len(term.split()) > 4:
+                raise ValueError(f"niches: keyword {term!r} ({niche}) is not a lower-case word, phrase (of up "
+                                 "to 4 words), stem* or #tag without accents")
+            glued = term.strip("#*").replace(" ", "")
+            if glued in owner:
+                raise ValueError(f"niches: keyword {term!r} ({niche}) is also listed under {owner[glued]}")
+            owner[glued] = niche
+        unknown = sorted({*self.broad, *(v for v in self.synonyms.values() if v is not None)} - set(self.keywords))
+        if unknown:
+            raise ValueError(f"niches: broad or synonyms name niches without keywords: {unknown}")
+        bad = sorted(k for k in self.synonyms if not _LABEL.match(k) or not _is_folded(k) or "and" in k.split())
+        if bad:
+            raise ValueError(f"niches: synonym keys must be normalised labels (lower case, words only): {bad}")
+        return self
+
+
 class Rules(_Strict):
     reporting_currency: str
     late_data: LateData
@@ -80,7 +130,7 @@ class Rules(_Strict):
     engagement: Engagement
     attribution: Attribution
     emv: dict[str, dict[str, float]]
-    niches: dict[str, list[str]]
+    niches: Niches
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

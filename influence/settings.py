@@ -51,16 +51,20 @@ class Settings(BaseSettings):
 
     def pii_key_bytes(self) -> bytes:
         """The HMAC key for PII. Production (any non-embedded warehouse) must set INFLUENCE_PII_KEY; the embedded
-        default may fall back to the dev key file that `influence demo` creates, so local reruns hash alike."""
+        default may fall back to the dev key file that `influence dev-key` (or the demo) creates, so local reruns hash
+        alike."""
         if self.pii_key is not None and self.pii_key.get_secret_value():
             return self.pii_key.get_secret_value().encode()
         dev_file = self.data_dir / DEV_KEY_FILE
         if self.is_embedded_warehouse and dev_file.exists():
             return dev_file.read_text().strip().encode()
         if self.is_embedded_warehouse:
+            # Only the two ways to get a key: pointing at a command that also writes sample data (the demo) would
+            # put fake records into what may be a real data dir.
             raise SettingsError(
-                "INFLUENCE_PII_KEY is not set and no dev key exists at "
-                f"{dev_file}. Set INFLUENCE_PII_KEY, or run `influence demo` (it creates a dev key)."
+                f"INFLUENCE_PII_KEY is not set and no dev key exists at {dev_file}. Either set INFLUENCE_PII_KEY "
+                "(in production from your secret store, the same key every night, or hashes stop joining), or, for "
+                "local development only, create a random dev key there with `influence dev-key`."
             )
         raise SettingsError(
             "INFLUENCE_PII_KEY must be set when INFLUENCE_WAREHOUSE_URL points at a production warehouse "

@@ -7,9 +7,7 @@ import os
 import uuid
 from pathlib import Path
 
-import sqlalchemy as sa
-
-from sinks.ddl import DIALECT, check_identifier
+from sinks.ddl import check_identifier, sql_literal
 
 VIEWS_DIR = Path(__file__).with_name("views")
 
@@ -19,10 +17,6 @@ def _comment(sql: str) -> str:
     return " ".join(lines)
 
 
-def _literal(value: str) -> str:
-    return str(sa.literal(value, sa.String()).compile(dialect=DIALECT, compile_kwargs={"literal_binds": True}))
-
-
 def view_statements(schema: str = "marts") -> list[str]:
     """CREATE OR REPLACE VIEW for each file in sinks/views/ (one view per file, named like the file), each followed
     by a COMMENT ON VIEW taken from the file's leading comment lines."""
@@ -30,14 +24,14 @@ def view_statements(schema: str = "marts") -> list[str]:
     for path in sorted(VIEWS_DIR.glob("*.sql")):
         sql = path.read_text()
         name = f"{check_identifier(schema)}.{check_identifier(path.stem)}"
-        statements += [sql.strip().rstrip(";"), f"COMMENT ON VIEW {name} IS {_literal(_comment(sql))}"]
+        statements += [sql.strip().rstrip(";"), f"COMMENT ON VIEW {name} IS {sql_literal(_comment(sql))}"]
     return statements
 
 
 def _parquet_view(lake_table: Path, column: str, columns: list[str]) -> str:
     """SELECT over a date-partitioned lake table, its columns in the warehouse's order, the partition column a DATE."""
-    files = _literal(str(lake_table.resolve() / "*" / "*.parquet"))
-    hive_types = "{" + _literal(column) + ": 'DATE'}"
+    files = sql_literal(str(lake_table.resolve() / "*" / "*.parquet"))
+    hive_types = "{" + sql_literal(column) + ": 'DATE'}"
     listed = ", ".join(check_identifier(c) for c in columns)
     return f"SELECT {listed} FROM read_parquet({files}, hive_partitioning = true, hive_types = {hive_types})"
 
@@ -70,13 +64,13 @@ def prepare_readonly_copy(snapshot_marts: Path, target: Path, schema: str = "mar
                 if contract.partition_column and any(lake_table.glob("*/*.parquet")):
                     con.execute(f"CREATE VIEW {table.fullname} AS "
                                 f"{_parquet_view(lake_table, contract.partition_column, columns)}")
-                    statements = [s.replace("COMMENT ON TABLE", "COMMENT ON VIEW", 1) for s in comment_sql(table)]
+                    statements = comment_sql(table, kind="VIEW")
                 else:
                     con.execute(create_table_sql(table))
                     if (lake_table / "part-0.parquet").exists():
                         listed = ", ".join(check_identifier(c) for c in columns)
                         con.execute(f"INSERT INTO {table.fullname} SELECT {listed} "
-                                    f"FROM read_parquet({_literal(str(lake_table / 'part-0.parquet'))})")
+                                    f"FROM read_parquet({sql_literal(str(lake_table / 'part-0.parquet'))})")
                     statements = comment_sql(table)
                 for statement in statements:
                     con.execute(statement)

@@ -1,6 +1,11 @@
-"""Warehouse DDL rendered by SQLAlchemy from Arrow schemas (no hand-built SQL strings).
+"""Warehouse DDL rendered by SQLAlchemy from Arrow schemas; only COMMENT ON is assembled here, from checked
+identifiers and `sql_literal`.
 
 DuckDB speaks PostgreSQL's DDL, so one dialect renders statements for both warehouses.
+
+The statements are rendered with their values inline and executed as plain text, never with parameters: the dialect
+is told a paramstyle without `%`, or SQLAlchemy would double every `%` in a value for a DBAPI that never reads it (a
+contract's "10 %" arrived in the warehouse as "10 %%").
 """
 from __future__ import annotations
 
@@ -9,9 +14,9 @@ import re
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.schema import CreateColumn, CreateSchema, CreateTable, SetColumnComment, SetTableComment
+from sqlalchemy.schema import CreateColumn, CreateSchema, CreateTable
 
-DIALECT = postgresql.dialect()
+DIALECT = postgresql.dialect(paramstyle="named")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -72,10 +77,26 @@ def contract_table(schema: str, contract, declare_key: bool = True) -> sa.Table:
                     comment=comment)
 
 
-def comment_sql(table: sa.Table) -> list[str]:
-    """COMMENT ON statements for the table and each described column: what BI tools show next to the names."""
-    statements = [render(SetTableComment(table))] if table.comment else []
-    return statements + [render(SetColumnComment(c)) for c in table.columns if c.comment]
+def sql_literal(text: str) -> str:
+    """`text` as a standard SQL string literal, byte for byte: quotes doubled and nothing else escaped. Right for
+    DuckDB and for PostgreSQL with standard_conforming_strings on (its default; the PostgreSQL warehouse also sets it
+    for its own sessions, where a backslash would otherwise start an escape). COMMENT ON takes no bind parameters on
+    either engine, so comments need a literal."""
+    if "\x00" in text:
+        raise ValueError("a SQL string cannot hold a NUL character (neither warehouse stores one)")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def comment_sql(table: sa.Table, kind: str = "TABLE") -> list[str]:
+    """COMMENT ON statements for the table (or, with kind="VIEW", the view standing for it) and each described
+    column: what BI tools show next to the names, exactly as the contract wrote it."""
+    if kind not in ("TABLE", "VIEW"):
+        raise ValueError(f"cannot comment on a {kind!r}")
+    # identifiers were checked when the table was built; every value goes through sql_literal
+    name = f"{check_identifier(table.schema)}.{check_identifier(table.name)}"
+    statements = [f"COMMENT ON {kind} {name} IS {sql_literal(table.comment)}"] if table.comment else []
+    return statements + [f"COMMENT ON COLUMN {name}.{check_identifier(c.name)} IS {sql_literal(c.comment)}"
+                         for c in table.columns if c.comment]
 
 
 #: Column types by family, as information_schema names them in PostgreSQL and DuckDB.

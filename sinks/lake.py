@@ -82,6 +82,13 @@ def sweep_temporaries(lake_dir: Path, min_age_seconds: float = 3600) -> int:
     return swept
 
 
+def _conformed(frame: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:
+    """`frame` with the columns of `schema`: one its file predates (added to the contract later) reads as null."""
+    present = set(frame.collect_schema().names())
+    missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in schema.items() if name not in present]
+    return frame.with_columns(missing).select(schema.names())
+
+
 def scan_history(lake_dir: Path, layer: str, table: str, column: str, start: date, end: date,
                  schema: pl.Schema) -> pl.LazyFrame:
     """The partitions of `table` from `start` to `end` (inclusive), with the partition column restored. Only those
@@ -95,7 +102,7 @@ def scan_history(lake_dir: Path, layer: str, table: str, column: str, start: dat
         day += timedelta(days=1)
     if not frames:
         return pl.LazyFrame(schema=schema)
-    return pl.concat(frames, how="diagonal_relaxed").select(schema.names())
+    return _conformed(pl.concat(frames, how="diagonal_relaxed"), schema)
 
 
 def scan_whole(lake_dir: Path, layer: str, table: str, schema: pl.Schema) -> pl.LazyFrame:
@@ -103,4 +110,4 @@ def scan_whole(lake_dir: Path, layer: str, table: str, schema: pl.Schema) -> pl.
     path = table_dir(lake_dir, layer, table) / PART_FILE
     if not path.exists():
         return pl.LazyFrame(schema=schema)
-    return pl.scan_parquet(path).select(schema.names())
+    return _conformed(pl.scan_parquet(path), schema)

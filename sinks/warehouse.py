@@ -159,6 +159,12 @@ class PostgresWarehouse(_PartitionLoader):
             host=parsed.host or "127.0.0.1", port=parsed.port or 5432, user=parsed.username,
             password=parsed.password, dbname=parsed.database, autocommit=False,
         )
+        # The statements carry their values as standard literals (sinks.ddl.sql_literal); a server configured the
+        # pre-9.1 way would read a backslash in a comment as an escape. Set per session rather than as a startup
+        # option, which connection poolers such as PgBouncer refuse.
+        if self._conn.info.parameter_status("standard_conforming_strings") != "on":
+            with self._conn.transaction():
+                self._conn.execute("SET standard_conforming_strings = on")
         self._prepared = set()
 
     def _existing_columns(self, schema: str, table: str) -> dict[str, str]:

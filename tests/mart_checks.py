@@ -20,6 +20,21 @@ MISMATCHES = {
         SELECT count(*) FROM marts.fct_account_daily
         WHERE er_benchmark IS DISTINCT FROM CASE WHEN er_30d_mean IS NULL THEN NULL WHEN er_30d_mean < 0.03
                 THEN 'below' WHEN er_30d_mean <= 0.05 THEN 'target' ELSE 'above' END""",
+    # A post counts once, on its posted_date, whatever export it arrived in.
+    "posts_published": """
+        SELECT count(*) FROM marts.fct_account_daily d
+        LEFT JOIN (SELECT account_id, posted_date, count(*) AS n FROM marts.fct_post_engagement GROUP BY ALL) p
+               ON p.account_id = d.account_id AND p.posted_date = d.metric_date
+        WHERE d.posts_published <> coalesce(p.n, 0)""",
+    # The benchmark's posts are the month's posts of the accounts it ranks (those with a tier on their latest day).
+    "benchmark_posts": """
+        WITH per_account AS (
+            SELECT CAST(date_trunc('month', metric_date) AS DATE) AS m, account_id, sum(posts_published) AS posts,
+                   arg_max(tier, metric_date) AS last_tier
+            FROM marts.fct_account_daily GROUP BY ALL),
+        daily AS (SELECT m, sum(posts) AS posts FROM per_account WHERE last_tier IS NOT NULL GROUP BY m),
+        bench AS (SELECT month_start_date AS m, sum(posts) AS posts FROM marts.mart_tier_benchmark GROUP BY m)
+        SELECT count(*) FROM daily FULL JOIN bench USING (m) WHERE daily.posts IS DISTINCT FROM bench.posts""",
 }
 
 

@@ -86,3 +86,62 @@ def test_roster_platform_pattern_accepts_exactly_the_aliases_staging_knows():
             assert pattern.match(typed), typed
     for unknown in ("Facebook", "Twitch", "insta gram", "ig tv"):
         assert not pattern.match(unknown)
+
+
+# ------------------------------------------------------------------------------ informational columns, parsers
+
+
+#: The roster columns whose bad value is set to null (with a warning) instead of quarantining the row.
+INFORMATIONAL = {"roster_influencers": {"full_name", "country", "signed_on"},
+                 "roster_social_accounts": {"handle", "niche", "followers"}}
+
+
+def test_informational_columns_are_marked_in_the_contracts_and_their_rules_null_instead_of_quarantining():
+    contracts = load_contracts()
+    marked = {c.name: {p.name for p in c.properties if p.informational} for c in contracts.values()}
+    assert {name: columns for name, columns in marked.items() if columns} == INFORMATIONAL
+    for name, columns in INFORMATIONAL.items():
+        contract = contracts[name]
+        rules = row_rules(contract, date(2026, 11, 2))
+        assert {r.column for r in rules if r.on_fail == "null"} == columns
+        # the key and required columns still quarantine their row
+        assert {r.column for r in rules if r.on_fail == "quarantine"} == {
+            p.name for p in contract.properties if p.required or p.primary_key_position is not None}
+        assert all("informational column" in r.description for r in rules if r.on_fail == "null")
+
+
+def _contract_with(tmp_path, **prop) -> Path:
+    doc = yaml.safe_load((CONTRACTS_DIR / "raw" / "roster_influencers.odcs.yaml").read_text())
+    doc["schema"][0]["properties"].append({"name": "extra", "logicalType": "string", "description": "x", **prop})
+    path = tmp_path / "raw" / "roster_extra.odcs.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True))
+    return path
+
+
+@pytest.mark.parametrize(("prop", "message"), [
+    ({"required": True, "customProperties": [{"property": "onInvalid", "value": "null"}]}, "cannot be informational"),
+    ({"primaryKey": True, "primaryKeyPosition": 2, "customProperties": [{"property": "onInvalid", "value": "null"}]},
+     "cannot be informational"),
+    ({"customProperties": [{"property": "onInvalid", "value": None}]}, "quoted string"),
+    ({"customProperties": [{"property": "onInvalid", "value": "drop"}]}, "onInvalid must be one of"),
+    ({"customProperties": [{"property": "parsedAs", "value": "money"}]}, "parsedAs must be one of"),
+    ({"logicalType": "integer", "customProperties": [{"property": "parsedAs", "value": "humanCount"}]},
+     "parsedAs must be one of"),
+])
+def test_a_contract_misusing_the_markers_is_refused(tmp_path, prop, message):
+    from contracts.model import ContractError, parse_contract
+
+    with pytest.raises(ContractError, match=message):
+        parse_contract(_contract_with(tmp_path, **prop))
+
+
+def test_every_parser_a_contract_may_name_exists_and_is_packaged():
+    import tomllib
+
+    from contracts.model import PARSED_AS
+    from transforms.quarantine import PARSERS
+
+    assert PARSED_AS.keys() == PARSERS.keys()
+    pyproject = tomllib.loads((CONTRACTS_DIR.parent / "pyproject.toml").read_text())
+    assert "*.csv" in pyproject["tool"]["setuptools"]["package-data"]["transforms.staging"]

@@ -19,7 +19,7 @@ def test_embedded_warehouse_uses_the_dev_key_and_production_refuses_to(tmp_path,
     monkeypatch.setenv("INFLUENCE_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("INFLUENCE_PII_KEY", raising=False)
     monkeypatch.delenv("INFLUENCE_WAREHOUSE_URL", raising=False)
-    with pytest.raises(SettingsError, match="influence demo"):
+    with pytest.raises(SettingsError, match="influence dev-key"):
         load_settings()
     key_file, created = ensure_dev_pii_key(tmp_path)
     assert created and oct(key_file.stat().st_mode & 0o777) == "0o600"

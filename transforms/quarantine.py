@@ -13,22 +13,35 @@ from contracts.model import Contract
 from contracts.rules import (
     NUL_SHOWN, Rule, is_epoch_seconds, needs_typed, raw_column, reference_targets, typed_column,
 )
-from transforms.staging.common import blank_to_null, from_unix_seconds, to_bool, to_date, to_float, to_int, to_utc
+from transforms.staging.common import (
+    abbreviated_count, blank_to_null, from_unix_seconds, to_bool, to_date, to_float, to_int, to_utc,
+)
+from transforms.staging.countries import country_code
 
 QUARANTINE_COLUMNS = {"rule_id": pl.String, "failed_rules": pl.String, "reason": pl.String}
+#: One row per value set to null in a clean row: where it was (file, line, field), what it was, and why.
+NULLED_SCHEMA = {"_source_file": pl.String, "_row_number": pl.Int64, "field": pl.String, "value": pl.String,
+                 "failed_rules": pl.String, "reason": pl.String}
 _TYPED = {"integer": to_int, "number": to_float, "timestamp": to_utc, "date": to_date, "boolean": to_bool}
+#: The parser of each `parsedAs` (contracts.model.PARSED_AS): the same expression staging reads the column with, so
+#: the type rule fails exactly where staging would get null.
+PARSERS = {"humanCount": abbreviated_count, "countryCode": country_code}
 
 
 def _typed(prop) -> pl.Expr:
-    cast = from_unix_seconds if is_epoch_seconds(prop) else _TYPED[prop.logical_type]
+    if prop.parsed_as is not None:
+        cast = PARSERS[prop.parsed_as]
+    else:
+        cast = from_unix_seconds if is_epoch_seconds(prop) else _TYPED[prop.logical_type]
     return cast(pl.col(raw_column(prop))).alias(typed_column(prop))
 
 
 @dataclass
 class SplitResult:
-    clean: pl.DataFrame  # the raw rows that passed, original values
+    clean: pl.DataFrame  # the raw rows that passed, original values but informational ones that broke a rule: null
     quarantined: pl.DataFrame  # the raw rows that did not: original values (NUL escaped), rule_id, failed_rules, reason
     rule_counts: dict[str, int] = field(default_factory=dict)  # rows breaking each rule (a row may break several)
+    nulled: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=NULLED_SCHEMA))  # see NULLED_SCHEMA
 
 
 def validation_frame(raw: pl.DataFrame, contract: Contract) -> pl.DataFrame:
@@ -59,20 +72,23 @@ def split_batch(raw: pl.DataFrame, contract: Contract, rules: list[Rule],
     `raw`'s validation frame when the caller has built it already."""
     dataset = contract.name
     checked = validation_frame(raw, contract) if checked is None else checked
-    fail = [pl.col(f"__fail{i}") for i in range(len(rules))]
     flags = checked.select(
         "_row_number",
         *[rule.fail.fill_null(False).alias(f"__fail{i}") for i, rule in enumerate(rules)],
         *[rule.reason.alias(f"__why{i}") for i, rule in enumerate(rules)],
     )
     counts = {rule.id: int(flags[f"__fail{i}"].sum()) for i, rule in enumerate(rules)}
+    # Rules on informational columns null a value instead of quarantining its row.
+    quarantining = [(i, r) for i, r in enumerate(rules) if r.on_fail != "null"]
+    nulling = [(i, r) for i, r in enumerate(rules) if r.on_fail == "null"]
+    fail = [pl.col(f"__fail{i}") for i, _ in quarantining]
     # The lists of failed rules and reasons are built for the failing rows only (a few in a hundred): building them
     # for every row took 10 s of a 2 M-event batch.
-    flagged = flags.filter(pl.any_horizontal(fail)) if rules else flags.clear()
-    failed = pl.concat_list([pl.when(f).then(pl.lit(r.id)) for f, r in zip(fail, rules)]
-                            ).list.drop_nulls() if rules else pl.lit([], dtype=pl.List(pl.String))
-    reasons = pl.concat_list([pl.when(f).then(pl.col(f"__why{i}")) for i, f in enumerate(fail)]
-                             ).list.drop_nulls() if rules else pl.lit([], dtype=pl.List(pl.String))
+    flagged = flags.filter(pl.any_horizontal(fail)) if fail else flags.clear()
+    failed = pl.concat_list([pl.when(f).then(pl.lit(r.id)) for f, (_, r) in zip(fail, quarantining)]
+                            ).list.drop_nulls() if fail else pl.lit([], dtype=pl.List(pl.String))
+    reasons = pl.concat_list([pl.when(f).then(pl.col(f"__why{i}")) for f, (i, _) in zip(fail, quarantining)]
+                             ).list.drop_nulls() if fail else pl.lit([], dtype=pl.List(pl.String))
     verdicts = flagged.select("_row_number", failed.alias("__failed"), reasons.alias("__reasons"))
 
     parse_id = f"{dataset}.parse"
@@ -85,7 +101,9 @@ def split_batch(raw: pl.DataFrame, contract: Contract, rules: list[Rule],
     passed = raw.filter(pl.col("_parse_error").is_null()
                         & ~pl.col("_row_number").is_in(verdicts["_row_number"].implode()))
 
+    # Deduplicated on the values as delivered: a superseded row is quarantined as it came, its bad values included.
     kept, superseded = _dedupe(passed, contract, checked)
+    kept, nulled = _null_values(kept, flags, nulling)
     counts = {parse_id: bad_parse.height, **counts, f"{dataset}.duplicate_key": superseded.height}
     out_columns = raw.columns
     quarantined = pl.concat([f.select(*out_columns, *QUARANTINE_COLUMNS) for f in (bad_parse, bad_rules, superseded)],
@@ -93,7 +111,32 @@ def split_batch(raw: pl.DataFrame, contract: Contract, rules: list[Rule],
     # The quarantined rows go to the warehouse too: a NUL the `nul` rule caught (or one inside an unparseable line)
     # must not fail the load there.
     quarantined = storable(quarantined)
-    return SplitResult(kept.select(out_columns).sort("_row_number"), quarantined, counts)
+    return SplitResult(kept.select(out_columns).sort("_row_number"), quarantined, counts, nulled)
+
+
+def _null_values(kept: pl.DataFrame, flags: pl.DataFrame, nulling: list[tuple[int, Rule]]
+                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`kept` with the values that broke a rule of an informational column set to null, and the list of them (one
+    row per value, its rules and reasons joined in rule order)."""
+    hits = [flags.filter(pl.col(f"__fail{i}")).select(
+        "_row_number", field=pl.lit(rule.column), rule=pl.lit(rule.id), why=pl.col(f"__why{i}"))
+        for i, rule in nulling]
+    hits = pl.concat(hits).join(kept.select("_row_number"), on="_row_number", how="semi") if hits else None
+    if hits is None or hits.is_empty():
+        return kept, pl.DataFrame(schema=NULLED_SCHEMA)
+    per_value = hits.group_by("_row_number", "field", maintain_order=True).agg(
+        failed_rules=pl.col("rule").str.join(","), reason=pl.col("why").str.join("; "))
+    fields = per_value["field"].unique(maintain_order=True).to_list()
+    source = kept.select("_row_number", "_source_file" if "_source_file" in kept.columns
+                         else pl.lit(None, dtype=pl.String).alias("_source_file"), *fields)
+    delivered = source.unpivot(fields, index=["_row_number", "_source_file"], variable_name="field",
+                               value_name="value")
+    nulled = (per_value.join(delivered, on=["_row_number", "field"], how="left")
+              .sort("_row_number", maintain_order=True).select(*NULLED_SCHEMA))
+    kept = kept.with_columns([
+        pl.when(pl.col("_row_number").is_in(per_value.filter(pl.col("field") == f)["_row_number"].implode()))
+        .then(pl.lit(None, dtype=kept.schema[f])).otherwise(pl.col(f)).alias(f) for f in fields])
+    return kept, storable(nulled)
 
 
 def _dedupe(passed: pl.DataFrame, contract: Contract, checked: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -119,6 +162,17 @@ def _dedupe(passed: pl.DataFrame, contract: Contract, checked: pl.DataFrame) -> 
         reason=pl.concat_str([pl.lit("superseded by line "), pl.col("__winner").cast(pl.String),
                               pl.lit(f" (same {shown_key})")]))
     return passed.filter(~pl.col("_row_number").is_in(losers["_row_number"].implode())), superseded
+
+
+def nulled_messages(dataset: str, nulled: pl.DataFrame, limit: int = 20) -> list[str]:
+    """Run-log lines for the values set to null in one batch: file, line and field of each (the first `limit`), then
+    how many more, so a batch with thousands of bad values does not flood the log."""
+    lines = [f"{dataset}: {row['_source_file']} line {row['_row_number']}: {row['reason']}; {row['field']} set to "
+             f"null, row kept ({row['failed_rules']})" for row in nulled.head(limit).iter_rows(named=True)]
+    if nulled.height > limit:
+        fields = ", ".join(nulled["field"].unique(maintain_order=True).to_list())
+        lines.append(f"{dataset}: … and {nulled.height - limit} more values set to null (fields {fields})")
+    return lines
 
 
 @dataclass

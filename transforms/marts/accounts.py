@@ -1,7 +1,8 @@
 """fct_account_daily: one row per account per date — followers, growth, posting and rolling engagement rates.
 
-Pure Polars. The caller hands in only the history the windows need (30 days of follower snapshots, 90 days of
-posts), so a nightly computes one day without touching the rest of history.
+Pure Polars. The caller hands in only the history the windows need (the anomaly window of follower snapshots, 90 days
+of posts), so a nightly computes one day without touching the rest of history. A post published on D first appears in
+a later export, so posts_published of the days whose posts are still tracked is restated by `restate_posts_published`.
 """
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ import polars as pl
 from influence.rules import Engagement
 from transforms.marts.engagement import er_benchmark, tier
 from transforms.numeric import stable_mean
-
-LAST_POSTS_LOOKBACK_DAYS = 90  # "the last 12 posts" are searched this far back
 
 
 def _followers_by_day(account_daily: pl.LazyFrame, as_of: date, days: int) -> pl.LazyFrame:
@@ -27,12 +26,14 @@ def _followers_by_day(account_daily: pl.LazyFrame, as_of: date, days: int) -> pl
 
 def _growth(history: pl.LazyFrame, as_of: date, rules: Engagement) -> pl.LazyFrame:
     """Today's followers, the change since the previous snapshot, and whether that change is an outlier against the
-    account's own trailing history: robust z-score (median / MAD) of log follower changes."""
+    account's own trailing history: robust z-score (median / MAD) of the log follower changes dated in the
+    `anomaly_window_days` days before `as_of` (so `history` must reach one snapshot further back)."""
     changes = history.sort(["account_id", "snapshot_date"]).with_columns(
         follower_change=pl.col("followers") - pl.col("followers").shift(1).over("account_id"),
         _log_change=(pl.col("followers").log1p() - pl.col("followers").shift(1).over("account_id").log1p()))
     today = changes.group_by("account_id").agg(pl.all().sort_by("snapshot_date").last())
-    past = changes.filter(pl.col("snapshot_date") < as_of).drop_nulls("_log_change")
+    past = changes.filter(pl.col("snapshot_date").is_between(as_of - timedelta(days=rules.anomaly_window_days),
+                                                             as_of, closed="left")).drop_nulls("_log_change")
     baseline = past.group_by("account_id").agg(
         _n=pl.len(), _median=pl.col("_log_change").median(),
         _mad=(pl.col("_log_change") - pl.col("_log_change").median()).abs().median())
@@ -46,14 +47,32 @@ def _growth(history: pl.LazyFrame, as_of: date, rules: Engagement) -> pl.LazyFra
     ).select("account_id", "platform", "followers", "follower_change", "robust_z", "is_growth_anomaly")
 
 
+def posts_published_by_day(posts: pl.LazyFrame) -> pl.LazyFrame:
+    """fct_post_engagement rows → posts_published: one row per account per posted_date (stories included)."""
+    return posts.group_by("account_id", pl.col("posted_date").alias("metric_date")).agg(
+        posts_published=pl.len().cast(pl.Int64))
+
+
+def restate_posts_published(previous: pl.LazyFrame, posts: pl.LazyFrame, first: date, last: date) -> pl.LazyFrame:
+    """Stored fct_account_daily rows and fct_post_engagement (every post of `first` … `last`) → the whole rows of each
+    metric_date in `first` … `last` whose posts_published differs from the posts now known for that day; other
+    columns keep what their night computed. A post counts on its posted_date whatever day its export arrived."""
+    days = previous.filter(pl.col("metric_date").is_between(first, last))
+    counts = posts_published_by_day(posts.filter(pl.col("posted_date").is_between(first, last)))
+    restated = days.join(counts, on=["account_id", "metric_date"], how="left", suffix="_now").with_columns(
+        _was=pl.col("posts_published"), posts_published=pl.col("posts_published_now").fill_null(0))
+    changed = restated.filter(pl.col("_was") != pl.col("posts_published")).select("metric_date").unique()
+    return (restated.join(changed, on="metric_date", how="semi").select(days.collect_schema().names())
+            .sort("metric_date", "account_id"))
+
+
 def _engagement_windows(posts: pl.LazyFrame, as_of: date, rules: Engagement) -> pl.LazyFrame:
     rated = posts.filter((pl.col("posted_date") <= as_of) & pl.col("er_followers").is_not_null() & ~pl.col("is_story"))
     window = rated.filter(pl.col("posted_date") > as_of - timedelta(days=rules.window_days)).group_by("account_id").agg(
         posts_30d=pl.len(), er_30d_mean=stable_mean(pl.col("er_followers")))
     last = (rated.sort("posted_at", "er_followers").group_by("account_id")
             .agg(er_last12_median=pl.col("er_followers").tail(rules.last_n_posts).median()))
-    published = posts.filter(pl.col("posted_date") == as_of).group_by("account_id").agg(
-        posts_published=pl.len())
+    published = posts_published_by_day(posts.filter(pl.col("posted_date") == as_of)).drop("metric_date")
     return window.join(last, on="account_id", how="full", coalesce=True).join(
         published, on="account_id", how="full", coalesce=True)
 
@@ -75,7 +94,7 @@ def build_fct_account_daily(account_daily: pl.LazyFrame, posts: pl.LazyFrame, pr
     previous 30 days of fct_account_daily → one row per account for `as_of`: followers, follower_change,
     posts_published, er_30d_mean, er_last12_median, er_30d_shrunk (toward the platform × tier median, prior
     strength `shrink_prior_posts` posts), tier, er_benchmark, is_growth_anomaly, is_er_collapse."""
-    growth = _growth(_followers_by_day(account_daily, as_of, rules.window_days), as_of, rules)
+    growth = _growth(_followers_by_day(account_daily, as_of, rules.anomaly_window_days + 1), as_of, rules)
     rates = _engagement_windows(posts, as_of, rules)
     k = rules.shrink_prior_posts
     daily = growth.join(rates, on="account_id", how="left").with_columns(

@@ -1,49 +1,59 @@
-"""Dimensions: dim_influencer and dim_account, rebuilt whole each night from the day's roster and metrics."""
+"""Dimensions: dim_influencer and dim_account, rebuilt whole each night from the day's roster and metrics (and, for a
+steady niche, the night before's dim_account)."""
 from __future__ import annotations
 
-import re
+from datetime import date
 
 import polars as pl
+
+from influence.rules import Niches
+from transforms.marts.engagement import tier
+from transforms.marts.niche import count_niche_posts, infer_caption_niches, map_roster_niches
 
 UNKNOWN_NICHE = "unknown"
 
 
-def infer_niche(captions: pl.LazyFrame, niches: dict[str, list[str]]) -> pl.LazyFrame:
-    """Captions (account_id, caption) → one niche per account: the niche whose keywords (as words or hashtags)
-    appear in most of its captions; ties go to the niche listed first in the rules."""
-    order = {name: i for i, name in enumerate(niches)}
-    hits = []
-    for name, keywords in niches.items():
-        pattern = r"(?i)(?:^|[^\w])#?(?:" + "|".join(re.escape(k) for k in keywords) + r")(?:$|[^\w])"
-        hits.append(pl.col("caption").str.contains(pattern).fill_null(False).cast(pl.Int64).alias(name))
-    scored = captions.select("account_id", *hits).group_by("account_id").sum()
-    long = scored.unpivot(index="account_id", variable_name="niche", value_name="hits").filter(pl.col("hits") > 0)
-    return (long.with_columns(_order=pl.col("niche").replace_strict(order, return_dtype=pl.Int64))
-            .sort(["account_id", "hits", "_order"], descending=[False, True, False])
-            .group_by("account_id", maintain_order=True).first().select("account_id", "niche"))
+def _niche(rules: Niches) -> tuple[pl.Expr, pl.Expr]:
+    """niche and niche_source from the roster's mapped label and the captions' niche: a specific roster niche wins,
+    captions refine a broad one ("Howto & Style" → lifestyle, unless the posts say beauty)."""
+    roster, captions = pl.col("_roster"), pl.col("caption_niche")
+    specific = roster.is_not_null() & ~roster.is_in(rules.broad)
+    niche = (pl.when(specific).then(roster).when(captions.is_not_null()).then(captions)
+             .when(roster.is_not_null()).then(roster).otherwise(pl.lit(UNKNOWN_NICHE)))
+    source = (pl.when(specific).then(pl.lit("roster")).when(captions.is_not_null()).then(pl.lit("captions"))
+              .when(roster.is_not_null()).then(pl.lit("roster")).otherwise(pl.lit("none")))
+    return niche, source
 
 
-def _roster_niche(niche: pl.Expr, niches: dict[str, list[str]]) -> pl.Expr:
-    """The CRM's free-text niche, mapped onto the configured niches when it names one or one of its keywords."""
-    mapping = {keyword: name for name, keywords in niches.items() for keyword in [name, *keywords]}
-    return niche.str.strip_chars().str.to_lowercase().replace_strict(mapping, default=None, return_dtype=pl.String)
-
-
-def build_dim_account(accounts: pl.LazyFrame, account_daily: pl.LazyFrame, captions: pl.LazyFrame,
-                      niches: dict[str, list[str]]) -> pl.LazyFrame:
-    """The day's stg_social_accounts, today's fct_account_daily and recent captions → one row per social account
-    with its current followers and tier, and a niche: the roster's if it names one, else inferred, else unknown."""
-    inferred = infer_niche(captions, niches).rename({"niche": "_inferred"})
+def build_dim_account(accounts: pl.LazyFrame, account_daily: pl.LazyFrame, posts: pl.LazyFrame,
+                      previous: pl.LazyFrame, as_of: date, niches: Niches, tiers: dict[str, int]) -> pl.LazyFrame:
+    """The day's stg_social_accounts, today's fct_account_daily, fct_post_engagement of the niche window
+    (post_id, account_id, posted_date, post_niche) and the previous night's dim_account (account_id, niche,
+    niche_source; empty on the first night) → one row per social account: its niche with the evidence behind it,
+    and its current followers and tier (from the roster's declared followers when no platform snapshot has any)."""
+    evidence = count_niche_posts(posts, as_of, niches)
+    classified = evidence.group_by("account_id").agg(_classified=pl.col("posts").sum())
+    niche, source = _niche(niches)
     current = account_daily.select("account_id", "followers", "tier", "er_30d_mean", "er_benchmark")
+    known = pl.col("niche") != UNKNOWN_NICHE
+    niche_posts = pl.when(known).then(pl.col("posts").fill_null(0))
     return (accounts.select("account_id", "influencer_id", "platform", "handle", "niche", "declared_followers")
-            .join(current, on="account_id", how="left").join(inferred, on="account_id", how="left")
-            .with_columns(
-                roster_niche=pl.col("niche"),
-                niche=pl.coalesce(_roster_niche(pl.col("niche"), niches), "_inferred", pl.lit(UNKNOWN_NICHE)),
-                niche_source=pl.when(_roster_niche(pl.col("niche"), niches).is_not_null()).then(pl.lit("roster"))
-                .when(pl.col("_inferred").is_not_null()).then(pl.lit("captions")).otherwise(pl.lit("none")))
-            .select("account_id", "influencer_id", "platform", "handle", "niche", "niche_source", "roster_niche",
-                    "declared_followers", "followers", "tier", "er_30d_mean", "er_benchmark")
+            .join(current, on="account_id", how="left")
+            .join(map_roster_niches(accounts.select("account_id", "niche"), niches).rename({"roster_niche": "_roster"}),
+                  on="account_id", how="left")
+            .join(infer_caption_niches(evidence, previous, niches), on="account_id", how="left")
+            .with_columns(roster_niche=pl.col("niche"), niche=niche, niche_source=source)
+            .join(evidence.select("account_id", "niche", "posts"), on=["account_id", "niche"], how="left")
+            .join(classified, on="account_id", how="left")
+            .with_columns(niche_posts=niche_posts,
+                          niche_confidence=pl.when(known & (pl.col("_classified") > 0))
+                          .then(pl.col("posts").fill_null(0) / pl.col("_classified")),
+                          tier_source=pl.when(pl.col("tier").is_not_null()).then(pl.lit("platform"))
+                          .when(pl.col("declared_followers").is_not_null()).then(pl.lit("roster")),
+                          tier=pl.coalesce("tier", tier(pl.col("declared_followers"), tiers)))
+            .select("account_id", "influencer_id", "platform", "handle", "niche", "niche_source", "niche_confidence",
+                    "niche_posts", "roster_niche", "declared_followers", "followers", "tier", "tier_source",
+                    "er_30d_mean", "er_benchmark")
             .sort("account_id"))
 
 

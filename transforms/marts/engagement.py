@@ -9,6 +9,9 @@ from datetime import date
 
 import polars as pl
 
+from influence.rules import Niches
+from transforms.marts.niche import classify_captions
+
 FEED_COMPONENTS = ("likes", "comments", "shares", "saves")
 STORY_COMPONENTS = ("replies", "shares", "link_clicks")
 
@@ -87,13 +90,17 @@ def _campaign_of_post(posts: pl.LazyFrame, campaigns: pl.LazyFrame) -> pl.LazyFr
 
 
 def build_fct_post_engagement(post_snapshots: pl.LazyFrame, account_daily: pl.LazyFrame, accounts: pl.LazyFrame,
-                              campaigns: pl.LazyFrame, as_of: date, emv_units: dict[str, dict[str, float]]
-                              ) -> pl.LazyFrame:
+                              campaigns: pl.LazyFrame, as_of: date, emv_units: dict[str, dict[str, float]],
+                              niches: Niches | None = None) -> pl.LazyFrame:
     """stg_post_snapshots (history up to `as_of`), stg_account_daily, the latest stg_social_accounts and
     stg_campaigns → one row per post with its metrics as of `as_of`, engagements, ER on followers / reach / views,
-    its campaign and its EMV."""
+    its campaign, its EMV and the niche its caption points to (null for every post when `niches` is not given)."""
     owners = accounts.select("account_id", "influencer_id").unique("account_id", keep="last")
     posts = latest_snapshots(post_snapshots, as_of).join(owners, on="account_id", how="left")
+    if niches is None:
+        posts = posts.with_columns(post_niche=pl.lit(None, dtype=pl.String))
+    else:
+        posts = posts.join(classify_captions(posts.select("post_id", "caption"), niches), on="post_id", how="left")
     feed = pl.sum_horizontal([pl.col(c).fill_null(0) for c in FEED_COMPONENTS])
     story = pl.sum_horizontal([pl.col(c).fill_null(0) for c in STORY_COMPONENTS])
     engagements = (pl.when(pl.col("is_likes_hidden")).then(pl.lit(None, dtype=pl.Int64))
@@ -111,5 +118,5 @@ def build_fct_post_engagement(post_snapshots: pl.LazyFrame, account_daily: pl.La
         pl.col("snapshot_date").alias("metrics_as_of_date"), "likes", "comments", "shares", "saves", "views",
         "impressions", "reach",
         "replies", "link_clicks", "engagements", "followers_at_post", "er_followers", "er_reach", "er_views",
-        "is_likes_hidden", "campaign_id", "emv", pl.col("posted_at").dt.date().alias("posted_date"),
+        "is_likes_hidden", "campaign_id", "emv", "post_niche", pl.col("posted_at").dt.date().alias("posted_date"),
     ).sort("post_id")

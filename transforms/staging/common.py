@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import unquote_plus
 
 import polars as pl
@@ -58,14 +59,60 @@ def to_bool(text: pl.Expr) -> pl.Expr:
             .when(lowered.is_in(["false", "0", "no"])).then(False))
 
 
+#: A count's shape once spaces and apostrophes are unified: optional "~", digits with separators, an optional K/M/B
+#: suffix, an optional trailing "+" ("10K+": at least ten thousand, counted as ten thousand).
+_COUNT_SHAPE = r"^~? ?([0-9](?:[0-9., ']*[0-9])?) ?([KMB]?) ?\+?$"
+_MULTIPLIER = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9}
+
+
+def _grouped(number: pl.Expr, separator: str) -> pl.Expr:
+    """Digits in thousands groups: 1 to 3 digits, then groups of exactly 3 (1,234,567 / 1.234.567 / 1 234 567)."""
+    return number.str.contains(rf"^[0-9]{{1,3}}(?:{re.escape(separator)}[0-9]{{3}})+$")
+
+
+def _digits(number: pl.Expr) -> pl.Expr:
+    return number.str.replace_all(r"[^0-9]", "")
+
+
 def abbreviated_count(text: pl.Expr) -> pl.Expr:
-    """Human-typed counts such as "950", "12,345", "12.5K", "1.2M", "3B" → Int64."""
-    cleaned = text.str.strip_chars().str.to_uppercase().str.replace_all(",", "")
-    parts = cleaned.str.extract_groups(r"^(\d+(?:\.\d+)?)\s*([KMB]?)$")
-    number = parts.struct.field("1").cast(pl.Float64, strict=False)
-    multiplier = parts.struct.field("2").replace_strict({"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9}, default=None,
-                                                        return_dtype=pl.Float64)
-    return (number * multiplier).round(0).cast(pl.Int64, strict=False)  # beyond Int64 → null, not a crash
+    """Human-typed counts → Int64: "950", "12,345", "1.234.567", "1 234 567", "1'234'567", "12.5K", "12,5k+",
+    "1,2M", "3B". Unreadable or ambiguous → null, never a guess.
+
+    How a separator is read:
+    * Spaces (any: no-break, narrow no-break) and apostrophes only ever separate thousands.
+    * "," or "." followed by groups of exactly three digits separates thousands ("1,234", "1.234.567"); Indian
+      grouping ("12,34,567") too.
+    * Otherwise the last "," or "." is the decimal mark, and the other one (if any) separates thousands:
+      "12,5K" = 12.5K, "1,234.5K" = 1234.5K, "1.234,5K" = 1234.5K.
+    * A single "," or "." before exactly three digits with a suffix ("1,234K", "1.500K") is ambiguous — 1.234K or
+      1234K, ×1000 apart — and so is any "," or "." thousands grouping with a suffix: null.
+    * Without a suffix a count is whole: "12.5" (a forgotten K?) and "1,234.5" are null; "1,234.00" is 1234.
+    Placeholders ("N/A", "-", "—", "?") and anything else ("12x", "1.5KK", "lots") are null: the raw contract's
+    rule reports them."""
+    unified = (text.str.strip_chars().str.replace_all(r"\s+", " ").str.replace_all(r"[’‘`´]", "'")
+               .str.to_uppercase())
+    parts = unified.str.extract_groups(_COUNT_SHAPE)
+    number, suffix = parts.struct.field("1"), parts.struct.field("2")
+    has_suffix = suffix != ""
+    comma_or_dot = _grouped(number, ",") | _grouped(number, ".") | number.str.contains(
+        r"^[0-9]{1,2}(?:,[0-9]{2})+,[0-9]{3}$")  # Indian lakh grouping
+    whole = (number.str.contains(r"^[0-9]+$") | _grouped(number, " ") | _grouped(number, "'")
+             | (comma_or_dot & ~has_suffix))
+    decimal = number.str.extract_groups(r"^(.*)([.,])([0-9]+)$")
+    int_part, mark, fraction = (decimal.struct.field(f) for f in ("1", "2", "3"))
+    other_grouping = pl.when(mark == ".").then(_grouped(int_part, ",")).otherwise(_grouped(int_part, "."))
+    int_ok = (int_part.str.contains(r"^[0-9]+$") | _grouped(int_part, " ") | _grouped(int_part, "'")
+              | other_grouping)
+    is_decimal = ~whole & ~comma_or_dot & int_ok & fraction.is_not_null()
+    multiplier = suffix.replace_strict(_MULTIPLIER, default=None, return_dtype=pl.Float64)
+    as_float = (pl.when(whole).then(_digits(number))
+                .when(is_decimal).then(pl.concat_str([_digits(int_part), pl.lit("."), fraction]))
+                ).cast(pl.Float64, strict=False)
+    # Without a suffix, whole digits are read as an integer (exact beyond 2^53); with one, rounded to a follower.
+    exact = (pl.when(whole).then(_digits(number))
+             .when(is_decimal & fraction.str.contains(r"^0+$")).then(_digits(int_part))).cast(pl.Int64, strict=False)
+    scaled = (as_float * multiplier).round(0).cast(pl.Int64, strict=False)  # beyond Int64 → null, not a crash
+    return pl.when(has_suffix).then(scaled).otherwise(exact)
 
 
 def _unquote_plus_series(values: pl.Series) -> pl.Series:

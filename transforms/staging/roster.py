@@ -13,6 +13,7 @@ from transforms.staging.common import (
     LINEAGE, abbreviated_count, latest_per_key, normalise_text, parsed_rows, platform_name, to_date, to_float,
     to_money, url_decode, utm_columns, with_landing_date,
 )
+from transforms.staging.countries import country_code
 
 
 def _trimmed(name: str) -> pl.Expr:
@@ -29,7 +30,7 @@ def build_stg_influencers(raw: pl.LazyFrame, landing_date: date) -> pl.LazyFrame
         _upper_id("influencer_id").alias("influencer_id"),
         _trimmed("full_name").alias("full_name"),
         pl.col("email_hash"),
-        _trimmed("country").str.to_uppercase().alias("country_code"),
+        country_code(pl.col("country")).alias("country_code"),
         to_date(pl.col("signed_on")).alias("signed_date"),
         *LINEAGE,
     )

@@ -1,0 +1,78 @@
+"""The engagement step of a nightly: post engagement, account daily metrics, the dimensions and the tier benchmark.
+
+Reads only the lake partitions the windows of influence/windows.py name and hands frames to transforms/marts.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from contracts.model import table_schema
+from flows.context import RunContext
+from influence.windows import engagement_windows
+from sinks.lake import scan_history, scan_whole
+from transforms.marts.accounts import build_fct_account_daily, restate_posts_published
+from transforms.marts.benchmark import build_mart_tier_benchmark, month_end, month_start
+from transforms.marts.dates import build_dim_date
+from transforms.marts.dims import build_dim_account, build_dim_influencer
+from transforms.marts.engagement import build_fct_post_engagement
+
+DAY = timedelta(days=1)
+
+
+def _with_history(ctx: RunContext, table: str, today: pl.DataFrame, start: date, ds: date) -> pl.LazyFrame:
+    """A staging table's partitions from `start` to the day before `ds`, plus the run's own frame for `ds`."""
+    history = scan_history(ctx.tables_dir, "staging", table, "landing_date", start, ds - DAY, today.schema)
+    return pl.concat([history, today.lazy()], how="vertical_relaxed")
+
+
+def _benchmarks(days: pl.LazyFrame, dim_account: pl.LazyFrame, ds: date, restated: pl.DataFrame,
+                ctx: RunContext) -> pl.DataFrame:
+    """This month's benchmark, plus each earlier month whose posts_published the night restated (posts of its last
+    days arrived this month)."""
+    touched = set(restated.get_column("metric_date").dt.month_start().to_list())
+    months = [m for m in engagement_windows(ds, ctx.rules).benchmark_months
+              if m == month_start(ds) or m in touched]
+    return pl.concat([build_mart_tier_benchmark(days, dim_account, min(month_end(m), ds),
+                                                ctx.rules.engagement.target_min) for m in months]).collect()
+
+
+@task(name="build-marts", task_run_name="build-marts-{ds}", cache_policy=NO_CACHE)
+def build_marts(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The engagement marts for `ds`: today's staging frames plus only the history the windows need.
+    fct_account_daily holds today's rows and the whole rows of every earlier day it restated."""
+    w = engagement_windows(ds, ctx.rules)
+    snapshots = _with_history(ctx, "stg_post_snapshots", staged["stg_post_snapshots"], w.snapshots_first, ds)
+    accounts = _with_history(ctx, "stg_account_daily", staged["stg_account_daily"], w.account_snapshots_first, ds)
+    fct = build_fct_post_engagement(
+        snapshots, accounts, staged["stg_social_accounts"].lazy(), staged["stg_campaigns"].lazy(), ds, ctx.rules.emv,
+        ctx.rules.niches,
+    ).filter(pl.col("posted_date").is_between(w.posted_first, w.posted_last)).collect()
+    older_posts = scan_history(ctx.tables_dir, "marts", "fct_post_engagement", "posted_date", w.older_posts_first,
+                               w.posted_first - DAY, fct.schema)
+    stored_days = scan_history(ctx.tables_dir, "marts", "fct_account_daily", "metric_date", w.stored_days_first,
+                               ds - DAY, table_schema("fct_account_daily")).collect()
+    restated = restate_posts_published(stored_days.lazy(), fct.lazy(), *w.restated_days).collect()
+    previous_days = pl.concat([stored_days.join(restated.select("metric_date").unique(), on="metric_date",
+                                                how="anti"), restated])
+    daily = build_fct_account_daily(
+        accounts, pl.concat([older_posts, fct.lazy()], how="vertical_relaxed"), previous_days.lazy(), ds,
+        ctx.rules.tiers, ctx.rules.engagement,
+    ).collect()
+    niche_posts = pl.concat([older_posts, fct.lazy()], how="vertical_relaxed").select(
+        "post_id", "account_id", "posted_date", "post_niche")
+    previous_accounts = scan_whole(ctx.tables_dir, "marts", "dim_account", table_schema("dim_account"))
+    dim_account = build_dim_account(staged["stg_social_accounts"].lazy(), daily.lazy(), niche_posts,
+                                    previous_accounts, ds, ctx.rules.niches, ctx.rules.tiers).collect()
+    dim_influencer = build_dim_influencer(staged["stg_influencers"].lazy(), dim_account.lazy()).collect()
+    benchmark = _benchmarks(pl.concat([previous_days, daily]).lazy(), dim_account.lazy(), ds, restated, ctx)
+    get_run_logger().info("fct_post_engagement: %d posts posted %s … %s; fct_account_daily: %d accounts, %d days "
+                          "restated", fct.height, w.posted_first, w.posted_last, daily.height,
+                          restated.get_column("metric_date").n_unique())
+    calendar = ctx.rules.calendar
+    return {"fct_post_engagement": fct, "fct_account_daily": pl.concat([restated, daily]),
+            "dim_account": dim_account, "dim_influencer": dim_influencer, "mart_tier_benchmark": benchmark,
+            "dim_date": build_dim_date(date(calendar.first_year, 1, 1), date(calendar.last_year, 12, 31))}
