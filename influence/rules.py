@@ -10,6 +10,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULTS_FILE = Path(__file__).with_name("rules.yaml")
+# libyaml's loader reads the defaults (a thousand niche keywords) in 20 ms where the pure-Python one takes 150 ms, and
+# every run loads the rules several times.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _Strict(BaseModel):
@@ -145,7 +148,7 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 def load_rules(override_file: Path | None = None) -> Rules:
     """Defaults from rules.yaml, overridden key by key by `override_file`; unknown keys are an error, not ignored."""
-    data = yaml.safe_load(DEFAULTS_FILE.read_text())
+    data = yaml.load(DEFAULTS_FILE.read_text(), Loader=_Loader)
     if override_file is not None:
-        data = _merge(data, yaml.safe_load(Path(override_file).read_text()) or {})
+        data = _merge(data, yaml.load(Path(override_file).read_text(), Loader=_Loader) or {})
     return Rules.model_validate(data)
