@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 
 from contracts.model import table_schema
 from flows.context import RunContext
-from influence.windows import engagement_windows
+from influence.windows import EngagementWindows, engagement_windows
 from sinks.lake import scan_history, scan_whole
 from transforms.marts.accounts import build_fct_account_daily, restate_posts_published
 from transforms.marts.benchmark import build_mart_tier_benchmark, month_end, month_start
@@ -29,14 +29,13 @@ def _with_history(ctx: RunContext, table: str, today: pl.DataFrame, start: date,
     return pl.concat([history, today.lazy()], how="vertical_relaxed")
 
 
-def _benchmarks(days: pl.LazyFrame, dim_account: pl.LazyFrame, ds: date, restated: pl.DataFrame,
+def _benchmarks(days: pl.LazyFrame, dim_account: pl.LazyFrame, w: EngagementWindows, restated: pl.DataFrame,
                 ctx: RunContext) -> pl.DataFrame:
     """This month's benchmark, plus each earlier month whose posts_published the night restated (posts of its last
     days arrived this month)."""
     touched = set(restated.get_column("metric_date").dt.month_start().to_list())
-    months = [m for m in engagement_windows(ds, ctx.rules).benchmark_months
-              if m == month_start(ds) or m in touched]
-    return pl.concat([build_mart_tier_benchmark(days, dim_account, min(month_end(m), ds),
+    months = [m for m in w.benchmark_months if m == month_start(w.ds) or m in touched]
+    return pl.concat([build_mart_tier_benchmark(days, dim_account, min(month_end(m), w.ds),
                                                 ctx.rules.engagement.target_min) for m in months]).collect()
 
 
@@ -53,22 +52,23 @@ def build_marts(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame]) -> d
     ).filter(pl.col("posted_date").is_between(w.posted_first, w.posted_last)).collect()
     older_posts = scan_history(ctx.tables_dir, "marts", "fct_post_engagement", "posted_date", w.older_posts_first,
                                w.posted_first - DAY, fct.schema)
+    # Read once: the account rates and the niche evidence both need the posts of the trailing 90 days.
+    posts = pl.concat([older_posts, fct.lazy()], how="vertical_relaxed").collect()
     stored_days = scan_history(ctx.tables_dir, "marts", "fct_account_daily", "metric_date", w.stored_days_first,
                                ds - DAY, table_schema("fct_account_daily")).collect()
     restated = restate_posts_published(stored_days.lazy(), fct.lazy(), *w.restated_days).collect()
     previous_days = pl.concat([stored_days.join(restated.select("metric_date").unique(), on="metric_date",
                                                 how="anti"), restated])
     daily = build_fct_account_daily(
-        accounts, pl.concat([older_posts, fct.lazy()], how="vertical_relaxed"), previous_days.lazy(), ds,
+        accounts, posts.lazy(), previous_days.lazy(), ds,
         ctx.rules.tiers, ctx.rules.engagement,
     ).collect()
-    niche_posts = pl.concat([older_posts, fct.lazy()], how="vertical_relaxed").select(
-        "post_id", "account_id", "posted_date", "post_niche")
+    niche_posts = posts.lazy().select("post_id", "account_id", "posted_date", "post_niche")
     previous_accounts = scan_whole(ctx.tables_dir, "marts", "dim_account", table_schema("dim_account"))
     dim_account = build_dim_account(staged["stg_social_accounts"].lazy(), daily.lazy(), niche_posts,
                                     previous_accounts, ds, ctx.rules.niches, ctx.rules.tiers).collect()
     dim_influencer = build_dim_influencer(staged["stg_influencers"].lazy(), dim_account.lazy()).collect()
-    benchmark = _benchmarks(pl.concat([previous_days, daily]).lazy(), dim_account.lazy(), ds, restated, ctx)
+    benchmark = _benchmarks(pl.concat([previous_days, daily]).lazy(), dim_account.lazy(), w, restated, ctx)
     get_run_logger().info("fct_post_engagement: %d posts posted %s … %s; fct_account_daily: %d accounts, %d days "
                           "restated", fct.height, w.posted_first, w.posted_last, daily.height,
                           restated.get_column("metric_date").n_unique())
