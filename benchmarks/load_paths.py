@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from contracts.model import load_contracts, polars_schema
-from sinks.warehouse import connect_warehouse
+from influence_pipeline.schemas.contract import load_contracts, polars_schema
+from influence_pipeline.sinks.warehouse import connect_warehouse
 
 DAY = date(2026, 11, 2)
 

@@ -121,7 +121,7 @@ def _timed_night(ds: date) -> dict:
     """Time `nightly(ds)`: a new night, or a rerun of an earlier one (which replays the nights after it)."""
     from prefect.client.orchestration import get_client
 
-    from flows.nightly import nightly
+    from influence_pipeline.flows.nightly import nightly
 
     with get_client(sync_client=True) as client:  # connect (or start the local server) before the clock starts
         client.hello()
@@ -143,7 +143,7 @@ def _timed_night(ds: date) -> dict:
 
 
 def _untimed_night(ds: date) -> dict:
-    from flows.nightly import nightly
+    from influence_pipeline.flows.nightly import nightly
 
     nightly(ds=ds)
     return {}
@@ -160,7 +160,7 @@ def _in_fresh_process(night, ds: date) -> dict:
 def _landing_files(data_dir: Path, start: date, days: int, scale: float) -> None:
     """Generate the sample, or keep one a previous run left in `data_dir` at the same scale and for at least as many
     days (generation is deterministic and, at profile L, takes minutes); everything the nightlies wrote is removed."""
-    from influence.sample import generate
+    from influence_pipeline.sample import generate
 
     landing = data_dir / "landing"
     kept = [int(m.name.rsplit("-", 2)[1]) for m in landing.glob(f".generated-{start}-*-{scale}")]

@@ -11,19 +11,19 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from contracts.model import table_schema
-from flows.context import RunContext
-from influence.windows import engagement_windows
-from sinks.lake import scan_history, scan_whole
-from transforms.attribution.campaigns import build_mart_campaign_performance, campaigns_to_recompute
-from transforms.attribution.channels import build_mart_channel_attribution, build_nonconverting_paths
-from transforms.attribution.conversions import (
+from influence_pipeline.schemas.contract import table_schema
+from influence_pipeline.flows.context import RunContext
+from influence_pipeline.transforms.windows import engagement_windows
+from influence_pipeline.sinks.lake import scan_history, scan_whole
+from influence_pipeline.transforms.attribution.campaigns import build_mart_campaign_performance, campaigns_to_recompute
+from influence_pipeline.transforms.attribution.channels import build_mart_channel_attribution, build_nonconverting_paths
+from influence_pipeline.transforms.attribution.conversions import (
     build_dim_customer, build_fct_conversion, build_order_codes, latest_orders,
 )
-from transforms.attribution.journeys import build_journey_touches, build_paths, transform_path
-from transforms.attribution.models import MODELS, build_fct_attribution
-from transforms.attribution.visits import EVENT_LEAD_DAYS, build_fct_visit, owned_visit_dates
-from transforms.marts.benchmark import month_start
+from influence_pipeline.transforms.attribution.journeys import build_journey_touches, build_paths, transform_path
+from influence_pipeline.transforms.attribution.credit import MODELS, build_fct_attribution
+from influence_pipeline.transforms.attribution.visits import EVENT_LEAD_DAYS, build_fct_visit, owned_visit_dates
+from influence_pipeline.transforms.marts.benchmark import month_start
 
 Partition = tuple[str, str, pl.DataFrame, str | None, date | None]
 

@@ -23,14 +23,14 @@ from prefect import flow, get_run_logger
 from prefect.deployments import run_deployment
 from prefect.runtime import flow_run
 
-from flows.context import RunContext
-from flows.nightly import RunSummary, run_nights
-from flows.runners import run_all, task_runner
-from sinks.lock import data_dir_lock
-from sinks.snapshots import current
-from flows.tasks import dataset_calls, ingest
-from influence.settings import load_settings
-from sources.ingest import IngestResult
+from influence_pipeline.flows.context import RunContext
+from influence_pipeline.flows.nightly import RunSummary, run_nights
+from influence_pipeline.flows.runners import run_all, task_runner
+from influence_pipeline.sinks.lock import data_dir_lock
+from influence_pipeline.sinks.snapshots import current
+from influence_pipeline.flows.tasks import dataset_calls, ingest
+from influence_pipeline.settings import load_settings
+from influence_pipeline.sources.ingest import IngestResult
 
 INGEST_DEPLOYMENT, NIGHTLY_DEPLOYMENT = "ingest/ingest", "nightly/nightly"
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from influence.rules import Rules, load_rules
-from influence.settings import Settings
+from influence_pipeline.transforms.business_rules import Rules
+from influence_pipeline.rules_file import load_rules
+from influence_pipeline.settings import Settings
 
 
 @dataclass(frozen=True)

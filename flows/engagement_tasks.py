@@ -1,6 +1,6 @@
 """The engagement step of a nightly: post engagement, account daily metrics, the dimensions and the tier benchmark.
 
-Reads only the lake partitions the windows of influence/windows.py name and hands frames to transforms/marts.
+Reads only the lake partitions the windows of transforms/windows.py name and hands frames to transforms/marts.
 """
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from contracts.model import table_schema
-from flows.context import RunContext
-from influence.windows import EngagementWindows, engagement_windows
-from sinks.lake import scan_history, scan_whole
-from transforms.marts.accounts import build_fct_account_daily, restate_posts_published
-from transforms.marts.benchmark import build_mart_tier_benchmark, month_end, month_start
-from transforms.marts.dates import build_dim_date
-from transforms.marts.dims import build_dim_account, build_dim_influencer
-from transforms.marts.engagement import build_fct_post_engagement
+from influence_pipeline.schemas.contract import table_schema
+from influence_pipeline.flows.context import RunContext
+from influence_pipeline.transforms.windows import EngagementWindows, engagement_windows
+from influence_pipeline.sinks.lake import scan_history, scan_whole
+from influence_pipeline.transforms.marts.accounts import build_fct_account_daily, restate_posts_published
+from influence_pipeline.transforms.marts.benchmark import build_mart_tier_benchmark, month_end, month_start
+from influence_pipeline.transforms.marts.dates import build_dim_date
+from influence_pipeline.transforms.marts.dims import build_dim_account, build_dim_influencer
+from influence_pipeline.transforms.marts.engagement import build_fct_post_engagement
 
 DAY = timedelta(days=1)
 

@@ -14,24 +14,24 @@ import polars as pl
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from contracts.checkpoint import ValidationFailed
-from flows.artifacts import publish_artifacts
-from flows.attribution_tasks import attribution_partitions, build_attribution
-from flows.context import RunContext
-from flows.runners import run_all, task_runner
-from flows.engagement_tasks import build_marts
-from flows.tasks import (
+from influence_pipeline.schemas.checkpoint import ValidationFailed
+from influence_pipeline.flows.artifacts import publish_artifacts
+from influence_pipeline.flows.attribution_tasks import attribution_partitions, build_attribution
+from influence_pipeline.flows.context import RunContext
+from influence_pipeline.flows.runners import run_all, task_runner
+from influence_pipeline.flows.engagement_tasks import build_marts
+from influence_pipeline.flows.tasks import (
     check_raw, check_warehouse, dataset_calls, ingest, publish_parquet, record_audit, stage, validate,
 )
-from influence.settings import load_settings
-from influence.windows import engagement_windows
-from schemas.raw import DATASETS
-from sinks.snapshots import Snapshot, building, seal, snapshot
-from sources.manifest import read_entry
-from transforms.marts.benchmark import month_start
-from transforms.audit import SourceOutcome, build_run_sources
-from transforms.quarantine import BatchCheck
-from transforms.staging.models import STAGING_MODELS
+from influence_pipeline.settings import load_settings
+from influence_pipeline.transforms.windows import engagement_windows
+from influence_pipeline.schemas.raw import DATASETS
+from influence_pipeline.sinks.snapshots import Snapshot, building, seal, snapshot
+from influence_pipeline.sources.manifest import read_entry
+from influence_pipeline.transforms.marts.benchmark import month_start
+from influence_pipeline.transforms.audit import SourceOutcome, build_run_sources
+from influence_pipeline.transforms.quarantine import BatchCheck
+from influence_pipeline.transforms.staging.registry import STAGING_MODELS
 
 
 @dataclass

@@ -13,17 +13,17 @@ import polars as pl
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from flows.context import RunContext
-from flows.night import RunSummary, landing_inputs, night
-from flows.publish_tasks import publish_night, recover_publication
-from influence.nights import plan_nights, publish_points
-from influence.settings import Settings, load_settings
-from schemas.raw import DATASETS
-from sinks.lake import sweep_temporaries
-from sinks.lock import data_dir_lock
-from sinks.snapshots import Snapshot, adopt_unversioned, base_for, current, snapshot
-from sources.ingest import arrived_late
-from sources.manifest import read_entry
+from influence_pipeline.flows.context import RunContext
+from influence_pipeline.flows.night import RunSummary, landing_inputs, night
+from influence_pipeline.flows.publish_tasks import publish_night, recover_publication
+from influence_pipeline.nights import plan_nights, publish_points
+from influence_pipeline.settings import Settings, load_settings
+from influence_pipeline.schemas.raw import DATASETS
+from influence_pipeline.sinks.lake import sweep_temporaries
+from influence_pipeline.sinks.lock import data_dir_lock
+from influence_pipeline.sinks.snapshots import Snapshot, adopt_unversioned, base_for, current, snapshot
+from influence_pipeline.sources.ingest import arrived_late
+from influence_pipeline.sources.manifest import read_entry
 
 __all__ = ["RunSummary", "default_ds", "nightly", "run_nights"]
 

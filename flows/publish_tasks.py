@@ -12,14 +12,14 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import make_url
 
-from flows.context import RunContext
-from flows.tasks import IO_RETRIES
-from sinks.bi import install_readonly_copy, prepare_readonly_copy, view_statements
-from sinks.snapshots import (
+from influence_pipeline.flows.context import RunContext
+from influence_pipeline.flows.tasks import IO_RETRIES
+from influence_pipeline.sinks.bi import install_readonly_copy, prepare_readonly_copy, view_statements
+from influence_pipeline.sinks.snapshots import (
     Snapshot, clear_pending, current, prune, read_pending, snapshot, switch, write_pending,
 )
-from sinks.sync import load_snapshot, warehouse_snapshot
-from sinks.warehouse import connect_warehouse
+from influence_pipeline.sinks.sync import load_snapshot, warehouse_snapshot
+from influence_pipeline.sinks.warehouse import connect_warehouse
 
 
 def _bi_copy_path(ctx: RunContext) -> Path | None:
@@ -52,7 +52,7 @@ def _prepare_bi_copy(ctx: RunContext, target: Snapshot) -> Path | None:
 @task(name="publish", task_run_name="publish-{new.night}", cache_policy=NO_CACHE, **IO_RETRIES)
 def publish_night(old: Snapshot | None, new: Snapshot, audit: pl.DataFrame, ctx: RunContext) -> str:
     """Switch every sink from `old` (the published snapshot) to `new`; returns the night's HTML report."""
-    from influence.report.data import write_report
+    from influence_pipeline.report.data import write_report
 
     log = get_run_logger()
     bi_copy = _prepare_bi_copy(ctx, new)

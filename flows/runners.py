@@ -10,7 +10,7 @@ from typing import Any
 from prefect import Task
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-from influence.settings import Settings
+from influence_pipeline.settings import Settings
 
 LOCAL_THREADS = 4  # ingest and checks are Polars and file I/O: they release the GIL
 

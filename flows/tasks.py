@@ -13,17 +13,17 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from contracts.checkpoint import RunValidation, evaluate_raw, validate_run
-from contracts.model import load_contracts
-from contracts.rules import reference_targets, row_rules
-from flows.context import RunContext
-from schemas.raw import BY_NAME as RAW_DATASETS
-from sinks.lake import write_partition, write_whole
-from sinks.warehouse import connect_warehouse
-from sources.ingest import IngestResult, ingest_dataset, scan_raw
-from sources.landing import LandingFileError
-from transforms.quarantine import BatchCheck, check_batch, same_day_references
-from transforms.staging.models import BY_NAME as STAGING_MODELS
+from influence_pipeline.schemas.checkpoint import RunValidation, evaluate_raw, validate_run
+from influence_pipeline.schemas.contract import load_contracts
+from influence_pipeline.schemas.row_rules import reference_targets, row_rules
+from influence_pipeline.flows.context import RunContext
+from influence_pipeline.schemas.raw import BY_NAME as RAW_DATASETS
+from influence_pipeline.sinks.lake import write_partition, write_whole
+from influence_pipeline.sinks.warehouse import connect_warehouse
+from influence_pipeline.sources.ingest import IngestResult, ingest_dataset, scan_raw
+from influence_pipeline.sources.landing import LandingFileError
+from influence_pipeline.transforms.quarantine import BatchCheck, check_batch, same_day_references
+from influence_pipeline.transforms.staging.registry import BY_NAME as STAGING_MODELS
 
 PARTITION_COLUMN = "landing_date"
 def _is_transient(task, task_run, state) -> bool:

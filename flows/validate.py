@@ -7,12 +7,12 @@ from datetime import date
 from prefect import flow
 from prefect.runtime import flow_run
 
-from contracts.checkpoint import RunValidation
-from flows.context import RunContext
-from flows.tasks import check_raw, ingest, validate
-from influence.settings import load_settings
-from schemas.raw import DATASETS
-from sinks.lock import data_dir_lock
+from influence_pipeline.schemas.checkpoint import RunValidation
+from influence_pipeline.flows.context import RunContext
+from influence_pipeline.flows.tasks import check_raw, ingest, validate
+from influence_pipeline.settings import load_settings
+from influence_pipeline.schemas.raw import DATASETS
+from influence_pipeline.sinks.lock import data_dir_lock
 
 
 @flow(name="validate", flow_run_name="validate-{ds}", log_prints=False)

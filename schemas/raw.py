@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from contracts.model import Contract, contracts_in
+from influence_pipeline.schemas.contract import Contract, contracts_in
 
 #: Load metadata on every raw row: where it came from and which run loaded it.
 LOAD_METADATA = pa.schema(

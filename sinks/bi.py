@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import uuid
+from importlib.resources import files
 from pathlib import Path
 
-from sinks.ddl import check_identifier, sql_literal
+from influence_pipeline.sinks.ddl import check_identifier, sql_literal
 
-VIEWS_DIR = Path(__file__).with_name("views")
+VIEWS_DIR = files("influence_pipeline.sinks").joinpath("views")
 
 
 def _comment(sql: str) -> str:
@@ -21,9 +22,9 @@ def view_statements(schema: str = "marts") -> list[str]:
     """CREATE OR REPLACE VIEW for each file in sinks/views/ (one view per file, named like the file), each followed
     by a COMMENT ON VIEW taken from the file's leading comment lines."""
     statements = []
-    for path in sorted(VIEWS_DIR.glob("*.sql")):
-        sql = path.read_text()
-        name = f"{check_identifier(schema)}.{check_identifier(path.stem)}"
+    for path in sorted((p for p in VIEWS_DIR.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name):
+        sql = path.read_text(encoding="utf-8")
+        name = f"{check_identifier(schema)}.{check_identifier(path.name.removesuffix('.sql'))}"
         statements += [sql.strip().rstrip(";"), f"COMMENT ON VIEW {name} IS {sql_literal(_comment(sql))}"]
     return statements
 
@@ -48,8 +49,8 @@ def prepare_readonly_copy(snapshot_marts: Path, target: Path, schema: str = "mar
     fail after the commit but a rename."""
     import duckdb
 
-    from contracts.model import contracts_in
-    from sinks.ddl import comment_sql, contract_table, create_schema_sql, create_table_sql
+    from influence_pipeline.schemas.contract import contracts_in
+    from influence_pipeline.sinks.ddl import comment_sql, contract_table, create_schema_sql, create_table_sql
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")

@@ -49,7 +49,7 @@ def check_identifier(name: str) -> str:
 def sa_table(schema: str, table: str, arrow_schema: pa.Schema, declare_key: bool = True) -> sa.Table:
     """The warehouse table for `table`: from its data contract when it has one (types, primary key, NOT NULL, table
     and column comments), else — quarantine tables, whose columns follow the raw batch — from the Arrow schema."""
-    from contracts.model import load_contracts
+    from influence_pipeline.schemas.contract import load_contracts
 
     contract = load_contracts().get(table)
     if contract is None or contract.layer == "raw":
@@ -61,7 +61,7 @@ def sa_table(schema: str, table: str, arrow_schema: pa.Schema, declare_key: bool
 def contract_table(schema: str, contract, declare_key: bool = True) -> sa.Table:
     """Without `declare_key` the key columns stay NOT NULL and the comment names the key, but no constraint (and no
     index) is created: uniqueness is then the contract's error rule, checked before anything is published."""
-    from contracts.model import polars_schema
+    from influence_pipeline.schemas.contract import polars_schema
     import polars as pl
 
     arrow = pl.DataFrame(schema=polars_schema(contract)).to_arrow().schema

@@ -13,10 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from contracts.model import load_contracts, polars_schema
-from sinks.ddl import render
-from sinks.snapshots import Snapshot, changed_files, partition_files
-from sinks.warehouse import Warehouse
+from influence_pipeline.schemas.contract import load_contracts, polars_schema
+from influence_pipeline.sinks.ddl import render
+from influence_pipeline.sinks.snapshots import Snapshot, changed_files, partition_files
+from influence_pipeline.sinks.warehouse import Warehouse
 
 RECORD_TABLE = ("audit", "published_night")
 

@@ -16,7 +16,7 @@ import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from sinks.ddl import (
+from influence_pipeline.sinks.ddl import (
     EXISTING_COLUMNS_SQL, add_column_sql, comment_sql, create_schema_sql, create_table_sql, delete_all_sql,
     delete_partition_sql, delete_partitions_sql, incompatibilities, insert_from_sql, sa_table,
 )

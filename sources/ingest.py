@@ -7,11 +7,11 @@ from pathlib import Path
 
 import polars as pl
 
-from contracts.full_snapshot import shrink_refusal
-from schemas.raw import PARTITION_COLUMN, RawDataset
-from sinks.lake import partition_file, scan_partition, write_partition
-from sources.landing import LandingFileError, read_landing_file
-from sources.manifest import ManifestEntry, file_sha256, previous_entry, read_entry, same_content, write_entry
+from influence_pipeline.schemas.full_snapshot import shrink_refusal
+from influence_pipeline.schemas.raw import PARTITION_COLUMN, RawDataset
+from influence_pipeline.sinks.lake import partition_file, scan_partition, write_partition
+from influence_pipeline.sources.landing import LandingFileError, read_landing_file
+from influence_pipeline.sources.manifest import ManifestEntry, file_sha256, previous_entry, read_entry, same_content, write_entry
 
 RAW_LAYER = "raw"
 
@@ -48,8 +48,8 @@ def landing_path(landing_dir: Path, dataset: RawDataset, ds: date) -> tuple[Path
 
 def _configured_min_ratio() -> float:
     """full_snapshots.min_ratio of the rules the settings name (INFLUENCE_RULES_FILE, else the defaults)."""
-    from influence.rules import load_rules
-    from influence.settings import Settings
+    from influence_pipeline.rules_file import load_rules
+    from influence_pipeline.settings import Settings
 
     return load_rules(Settings().rules_file).full_snapshots.min_ratio
 

@@ -13,8 +13,8 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
-from schemas.raw import RawDataset
-from transforms.pii import pseudonymise
+from influence_pipeline.schemas.raw import RawDataset
+from influence_pipeline.transforms.pii import pseudonymise
 
 _EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]+(\.[\w-]+)+")
 _IPV4 = re.compile(r"\b\d{1,3}(\.\d{1,3}){3}\b")

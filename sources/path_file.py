@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from transforms.attribution.paths import PATH_SCHEMA
+from influence_pipeline.transforms.attribution.paths import PATH_SCHEMA
 
 # file column → frame column; a count may not be negative, a value may (refunds)
 COLUMNS = {"path": "path", "total_conversions": "conversions", "total_conversion_value": "value",

@@ -59,7 +59,7 @@ def run_demo(tmp_path: Path, monkeypatch, *args: str):
     """`influence demo` into a fresh data dir with no PII key (the demo makes a dev key): the README's main job."""
     from typer.testing import CliRunner
 
-    from influence.cli import app
+    from influence_pipeline.cli import app
 
     data = tmp_path / "data"
     monkeypatch.setenv("INFLUENCE_DATA_DIR", str(data))

@@ -10,8 +10,8 @@ from datetime import date
 
 import pyarrow as pa
 
-from sinks.lake import write_partition
-from sinks.warehouse import connect_warehouse
+from influence_pipeline.sinks.lake import write_partition
+from influence_pipeline.sinks.warehouse import connect_warehouse
 
 DAY = date(2026, 11, 2)
 SCHEMA = pa.schema([("post_id", pa.string()), ("views", pa.int64()), ("landing_date", pa.date32())])

@@ -5,8 +5,8 @@ from statistics import median
 import polars as pl
 import pytest
 
-from influence.rules import load_rules
-from transforms.marts.accounts import build_fct_account_daily
+from influence_pipeline.rules_file import load_rules
+from influence_pipeline.transforms.marts.accounts import build_fct_account_daily
 
 RULES = load_rules()
 D = date(2026, 11, 30)
@@ -80,9 +80,9 @@ def test_shrinkage_pulls_toward_the_platform_tier_median(rows):
 
 
 def test_output_is_exactly_what_the_contracts_say(rows):
-    from contracts.model import load_contracts
+    from influence_pipeline.schemas.contract import load_contracts
     from tests.test_contracts import _logical
-    from transforms.marts.engagement import build_fct_post_engagement
+    from influence_pipeline.transforms.marts.engagement import build_fct_post_engagement
 
     empty_posts = pl.LazyFrame(schema={"account_id": pl.String, "posted_at": pl.Datetime("us", "UTC"),
                                        "posted_date": pl.Date, "er_followers": pl.Float64, "is_story": pl.Boolean})

@@ -4,14 +4,14 @@ from datetime import date, datetime, timedelta, timezone
 import polars as pl
 import pytest
 
-from contracts.model import load_contracts, polars_schema
-from influence.rules import load_rules
-from transforms.attribution.campaigns import build_mart_campaign_performance
-from transforms.attribution.conversions import build_fct_conversion, build_order_codes, latest_orders
-from transforms.attribution.journeys import build_journey_touches, transform_path
-from transforms.attribution.models import MODELS, build_fct_attribution
-from transforms.attribution.visits import build_fct_visit, sessionize
-from transforms.staging.common import UTC_TS, utm_columns
+from influence_pipeline.schemas.contract import load_contracts, polars_schema
+from influence_pipeline.rules_file import load_rules
+from influence_pipeline.transforms.attribution.campaigns import build_mart_campaign_performance
+from influence_pipeline.transforms.attribution.conversions import build_fct_conversion, build_order_codes, latest_orders
+from influence_pipeline.transforms.attribution.journeys import build_journey_touches, transform_path
+from influence_pipeline.transforms.attribution.credit import MODELS, build_fct_attribution
+from influence_pipeline.transforms.attribution.visits import build_fct_visit, sessionize
+from influence_pipeline.transforms.staging.common import UTC_TS, utm_columns
 
 RULES = load_rules()
 A = RULES.attribution
@@ -251,7 +251,7 @@ def test_campaign_roi_columns_follow_their_formulas():
 
 
 def test_a_settled_campaign_is_computed_once_then_carried_over():
-    from transforms.attribution.campaigns import campaigns_to_recompute
+    from influence_pipeline.transforms.attribution.campaigns import campaigns_to_recompute
 
     campaigns = pl.LazyFrame({"campaign_id": ["OLD", "OLD", "NEW"], "influencer_id": ["I1", "I2", "I1"],
                               "end_date": [date(2026, 9, 1), date(2026, 9, 1), date(2026, 11, 30)]})

@@ -6,10 +6,10 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 
-from flows.backfill import backfill_days
-from influence.sample import generate
-from schemas.raw import DATASETS
-from transforms.staging.models import STAGING_MODELS
+from influence_pipeline.flows.backfill import backfill_days
+from influence_pipeline.sample import generate
+from influence_pipeline.schemas.raw import DATASETS
+from influence_pipeline.transforms.staging.registry import STAGING_MODELS
 from tests.conftest import TEST_PII_KEY
 
 pytestmark = pytest.mark.slow
@@ -46,7 +46,7 @@ def _run(landing: Path, data: Path, monkeypatch, run) -> dict[str, list]:
 @pytest.fixture(scope="module")
 def sequential(prefect_harness, landing, tmp_path_factory) -> dict[str, list]:
     """Every staging, mart and quarantine table after the four nightlies run one after another."""
-    from flows.nightly import nightly
+    from influence_pipeline.flows.nightly import nightly
 
     with pytest.MonkeyPatch.context() as monkeypatch:
         tables = _run(landing, tmp_path_factory.mktemp("sequential"), monkeypatch,
@@ -62,7 +62,7 @@ def _assert_same(tables: dict[str, list], expected: dict[str, list]) -> None:
 
 
 def test_a_four_day_backfill_equals_four_sequential_nightlies(sequential, landing, tmp_path, monkeypatch):
-    from flows.backfill import backfill
+    from influence_pipeline.flows.backfill import backfill
 
     def run():
         assert [s.ds for s in backfill(start=START, end=END, concurrency=3)] == backfill_days(START, END)
@@ -74,7 +74,7 @@ def test_a_backfill_on_a_multi_process_dask_cluster_equals_the_sequential_run(se
                                                                               monkeypatch):
     from distributed import Client, LocalCluster
 
-    from flows.backfill import backfill
+    from influence_pipeline.flows.backfill import backfill
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         monkeypatch.setenv("INFLUENCE_DASK_ADDRESS", cluster.scheduler_address)

@@ -106,7 +106,7 @@ def test_dev_key_writes_the_key_and_nothing_else(tmp_path, monkeypatch):
     again = _influence(data, "dev-key")
     assert again.returncode == 0 and "kept the existing" in again.stdout and key_file.read_text() == key
 
-    from influence.settings import Settings
+    from influence_pipeline.settings import Settings
 
     monkeypatch.delenv("INFLUENCE_PII_KEY", raising=False)
     monkeypatch.delenv("INFLUENCE_WAREHOUSE_URL", raising=False)
@@ -125,7 +125,7 @@ def test_dev_key_refuses_a_production_warehouse(tmp_path):
 def test_dev_key_and_the_query_formats_have_help():
     from typer.testing import CliRunner
 
-    from influence.cli import app
+    from influence_pipeline.cli import app
 
     dev_key = CliRunner().invoke(app, ["dev-key", "--help"], terminal_width=200)
     query = CliRunner().invoke(app, ["query", "--help"], terminal_width=200)

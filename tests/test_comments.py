@@ -12,10 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy.engine import make_url
 
-import contracts.model as model
-from sinks.bi import VIEWS_DIR, prepare_readonly_copy, view_statements
-from sinks.ddl import sql_literal
-from sinks.warehouse import connect_warehouse
+import influence_pipeline.schemas.contract as model
+from influence_pipeline.sinks.bi import VIEWS_DIR, prepare_readonly_copy, view_statements
+from influence_pipeline.sinks.ddl import sql_literal
+from influence_pipeline.sinks.warehouse import connect_warehouse
 
 # Every character class a literal quoter or a paramstyle escaper could mangle, and placeholders of each DBAPI style.
 TRICKY = ("Share ≥ 10 % of O'Brien's \"reach\" — 3 × C:\\temp\\new, 100%% %(name)s %s :name ? $1 🎯\n"
@@ -58,9 +58,10 @@ def _expected(contracts: list[model.Contract]) -> tuple[dict, dict]:
 
 def _view_comments() -> dict[tuple[str, str], str]:
     """The readable views' comments: their files' leading comment lines, joined."""
-    return {("marts", path.stem): " ".join(line.removeprefix("--").strip()
-                                           for line in path.read_text().splitlines() if line.startswith("--"))
-            for path in VIEWS_DIR.glob("*.sql")}
+    return {("marts", path.name.removesuffix(".sql")): " ".join(
+                line.removeprefix("--").strip() for line in path.read_text(encoding="utf-8").splitlines()
+                if line.startswith("--"))
+            for path in VIEWS_DIR.iterdir() if path.name.endswith(".sql")}
 
 
 def _empty_rows(contract: model.Contract) -> pa.Table:

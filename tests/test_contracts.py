@@ -9,10 +9,10 @@ import polars as pl
 import pytest
 import yaml
 
-from contracts.model import CONTRACTS_DIR, load_contracts, polars_schema
-from contracts.rules import published_rules, raw_dataset_rules, row_rules
-from schemas.raw import DATASETS
-from transforms.staging.models import STAGING_MODELS
+from influence_pipeline.schemas.contract import CONTRACTS_DIR, load_contracts, polars_schema
+from influence_pipeline.schemas.row_rules import published_rules, raw_dataset_rules, row_rules
+from influence_pipeline.schemas.raw import DATASETS
+from influence_pipeline.transforms.staging.registry import STAGING_MODELS
 
 ODCS_SCHEMA = json.loads((Path(open_data_contract_standard.__file__).parent / "schema.json").read_text())
 CONTRACT_FILES = sorted(CONTRACTS_DIR.glob("*/*.odcs.yaml"))
@@ -67,7 +67,7 @@ def test_every_rule_compiles_for_both_engines():
             rules += published_rules(contract)
     ids = [r.id for r in rules]
     assert len(ids) == len(set(ids)), "rule ids are unique"
-    from contracts.gx import _gx_kwargs
+    from influence_pipeline.schemas.gx import _gx_kwargs
 
     for rule in rules:
         getattr(gx.expectations, rule.gx_type)(**_gx_kwargs(rule.gx_kwargs))
@@ -78,7 +78,7 @@ def test_every_rule_compiles_for_both_engines():
 def test_roster_platform_pattern_accepts_exactly_the_aliases_staging_knows():
     import re
 
-    from transforms.staging.common import PLATFORM_ALIASES
+    from influence_pipeline.transforms.staging.common import PLATFORM_ALIASES
 
     pattern = re.compile(load_contracts()["roster_social_accounts"].prop("platform").pattern)
     for alias in PLATFORM_ALIASES:
@@ -130,7 +130,7 @@ def _contract_with(tmp_path, **prop) -> Path:
      "parsedAs must be one of"),
 ])
 def test_a_contract_misusing_the_markers_is_refused(tmp_path, prop, message):
-    from contracts.model import ContractError, parse_contract
+    from influence_pipeline.schemas.contract import ContractError, parse_contract
 
     with pytest.raises(ContractError, match=message):
         parse_contract(_contract_with(tmp_path, **prop))
@@ -139,9 +139,9 @@ def test_a_contract_misusing_the_markers_is_refused(tmp_path, prop, message):
 def test_every_parser_a_contract_may_name_exists_and_is_packaged():
     import tomllib
 
-    from contracts.model import PARSED_AS
-    from transforms.quarantine import PARSERS
+    from influence_pipeline.schemas.contract import PARSED_AS
+    from influence_pipeline.transforms.quarantine import PARSERS
 
     assert PARSED_AS.keys() == PARSERS.keys()
-    pyproject = tomllib.loads((CONTRACTS_DIR.parent / "pyproject.toml").read_text())
-    assert "*.csv" in pyproject["tool"]["setuptools"]["package-data"]["transforms.staging"]
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert "*.csv" in pyproject["tool"]["setuptools"]["package-data"]["influence_pipeline.transforms.staging"]

@@ -5,10 +5,10 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from influence.cli import app
+from influence_pipeline.cli import app
 from tests.conftest import run_demo
 from tests.mart_checks import MISMATCHES, coverage, mart_mismatches
-from transforms.staging.models import STAGING_MODELS
+from influence_pipeline.transforms.staging.registry import STAGING_MODELS
 
 pytestmark = pytest.mark.slow
 

@@ -4,8 +4,8 @@ from datetime import date, datetime, timezone
 import polars as pl
 import pytest
 
-from influence.rules import load_rules
-from transforms.marts.engagement import build_fct_post_engagement, er_benchmark, tier
+from influence_pipeline.rules_file import load_rules
+from influence_pipeline.transforms.marts.engagement import build_fct_post_engagement, er_benchmark, tier
 
 RULES = load_rules()
 UTC = timezone.utc

@@ -8,14 +8,14 @@ import duckdb
 import pydantic
 import pytest
 
-from contracts.full_snapshot import shrink_refusal
-from contracts.model import load_contracts
-from influence.rules import load_rules
-from schemas.raw import BY_NAME as RAW
-from sinks.lake import partition_file
-from sources.ingest import ShrunkSnapshotError, ingest_dataset
-from sources.landing import LandingFileError
-from sources.manifest import dataset_entries, previous_entry, read_entry
+from influence_pipeline.schemas.full_snapshot import shrink_refusal
+from influence_pipeline.schemas.contract import load_contracts
+from influence_pipeline.rules_file import load_rules
+from influence_pipeline.schemas.raw import BY_NAME as RAW
+from influence_pipeline.sinks.lake import partition_file
+from influence_pipeline.sources.ingest import ShrunkSnapshotError, ingest_dataset
+from influence_pipeline.sources.landing import LandingFileError
+from influence_pipeline.sources.manifest import dataset_entries, previous_entry, read_entry
 from tests.conftest import FIXTURE_DATE, FIXTURES, TEST_PII_KEY
 
 DAY1 = date.fromisoformat(FIXTURE_DATE)
@@ -219,7 +219,7 @@ def test_dataset_entries_lists_one_dataset_oldest_first(tmp_path):
 def test_a_header_only_roster_stops_the_night_and_the_published_marts_stay(prefect_harness, data_dir):
     from typer.testing import CliRunner
 
-    from influence.cli import app
+    from influence_pipeline.cli import app
 
     landing = data_dir / "landing"
     shutil.copytree(FIXTURES / "landing" / "roster" / FIXTURE_DATE, landing / "roster" / DAY2.isoformat())

@@ -5,10 +5,10 @@ from datetime import date
 import polars as pl
 import pytest
 
-from schemas.raw import BY_NAME as RAW
-from sources.ingest import ingest_dataset, scan_raw
-from sources.landing import LandingFileError
-from sources.manifest import read_all
+from influence_pipeline.schemas.raw import BY_NAME as RAW
+from influence_pipeline.sources.ingest import ingest_dataset, scan_raw
+from influence_pipeline.sources.landing import LandingFileError
+from influence_pipeline.sources.manifest import read_all
 from tests.conftest import FIXTURE_DATE, FIXTURES, TEST_PII_KEY
 
 DS = date.fromisoformat(FIXTURE_DATE)
@@ -93,7 +93,7 @@ def test_sweep_removes_only_stale_temporaries(tmp_path):
     import os
     import time
 
-    from sinks.lake import sweep_temporaries
+    from influence_pipeline.sinks.lake import sweep_temporaries
 
     stale = tmp_path / "staging" / "t" / "landing_date=2026-11-02" / ".tmp-abc-part-0.parquet"
     fresh = stale.with_name(".tmp-def-part-0.parquet")
@@ -109,7 +109,7 @@ def test_sweep_removes_only_stale_temporaries(tmp_path):
 def test_a_file_counts_as_late_only_when_its_night_ran_and_its_content_changed(landing, tmp_path):
     import os
 
-    from sources.ingest import arrived_late, landing_path
+    from influence_pipeline.sources.ingest import arrived_late, landing_path
 
     lake, dataset = tmp_path / "lake", RAW["shopify_orders"]
     path, _ = landing_path(landing, dataset, DS)

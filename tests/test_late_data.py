@@ -48,7 +48,7 @@ def _use(data: Path, monkeypatch) -> None:
 @pytest.fixture(scope="module")
 def on_time(prefect_harness, tmp_path_factory) -> Path:
     """Every file delivered on its day; nightlies for the fixture day and the two after it."""
-    from flows.nightly import nightly
+    from influence_pipeline.flows.nightly import nightly
 
     data = tmp_path_factory.mktemp("on-time")
     _landing(data)
@@ -79,7 +79,7 @@ def test_a_refund_two_days_late_restates_the_order_day(on_time):
 
 def test_an_orders_file_delivered_after_its_night_is_picked_up_as_if_on_time(prefect_harness, on_time, tmp_path,
                                                                              monkeypatch):
-    from flows.nightly import nightly
+    from influence_pipeline.flows.nightly import nightly
 
     data = tmp_path / "late"
     landing = _landing(data)

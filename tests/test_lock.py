@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sinks.lock import LOCK_FILE, DataDirBusy, data_dir_lock
+from influence_pipeline.sinks.lock import LOCK_FILE, DataDirBusy, data_dir_lock
 
 ROOT = Path(__file__).resolve().parent.parent
 HOLDER = "nightly 2026-11-14 (flow run 5f1c)"
@@ -24,7 +24,7 @@ HOLDER = "nightly 2026-11-14 (flow run 5f1c)"
 def start_holder(data_dir: Path, hold_seconds: float, then_sleep: float = 0.0) -> subprocess.Popen[str]:
     """A process that takes the lock, says so, holds it `hold_seconds`, releases it and lives `then_sleep` more."""
     code = (
-        "import sys, time\nfrom pathlib import Path\nfrom sinks.lock import data_dir_lock\n"
+        "import sys, time\nfrom pathlib import Path\nfrom influence_pipeline.sinks.lock import data_dir_lock\n"
         f"with data_dir_lock(Path({str(data_dir)!r}), {HOLDER!r}, 0):\n"
         f"    print('held', flush=True)\n    time.sleep({hold_seconds})\n"
         f"print('released', flush=True)\ntime.sleep({then_sleep})\n"
@@ -149,7 +149,7 @@ def test_the_lock_is_reentrant_within_a_run_its_nested_calls_and_the_threads_it_
 
 def test_a_forked_child_does_not_keep_a_dead_parents_lock(tmp_path):
     code = (
-        "import os, time\nfrom pathlib import Path\nfrom sinks.lock import data_dir_lock\n"
+        "import os, time\nfrom pathlib import Path\nfrom influence_pipeline.sinks.lock import data_dir_lock\n"
         f"with data_dir_lock(Path({str(tmp_path)!r}), {HOLDER!r}, 0):\n"
         "    child = os.fork()\n"
         "    if child == 0:\n        time.sleep(30)\n        os._exit(0)\n"

@@ -6,9 +6,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from transforms.attribution.markov import markov_removal_effects
-from transforms.attribution.paths import collapse_repeats
-from transforms.attribution.shapley import shapley_values
+from influence_pipeline.transforms.attribution.markov import markov_removal_effects
+from influence_pipeline.transforms.attribution.paths import collapse_repeats
+from influence_pipeline.transforms.attribution.shapley import shapley_values
 
 
 def frame(*rows) -> pl.DataFrame:

@@ -6,10 +6,11 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from influence.rules import Niches, load_rules
+from influence_pipeline.transforms.business_rules import Niches
+from influence_pipeline.rules_file import load_rules
 from tests.test_dims import AS_OF, NO_PREVIOUS, accounts, dim, posts
-from transforms.marts.engagement import build_fct_post_engagement
-from transforms.marts.niche import classify_captions, map_roster_niches
+from influence_pipeline.transforms.marts.engagement import build_fct_post_engagement
+from influence_pipeline.transforms.marts.niche import classify_captions, map_roster_niches
 
 RULES = load_rules()
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from influence.rules import load_rules
-from transforms.marts.dims import UNKNOWN_NICHE, build_dim_account
-from transforms.marts.niche import classify_captions, map_roster_niches
+from influence_pipeline.rules_file import load_rules
+from influence_pipeline.transforms.marts.dims import UNKNOWN_NICHE, build_dim_account
+from influence_pipeline.transforms.marts.niche import classify_captions, map_roster_niches
 
 FIXTURES = Path(__file__).parent / "fixtures" / "niche"
 RULES = load_rules()

@@ -99,7 +99,7 @@ def _assert_bi_copy(copy: Path, warehouse: Path) -> None:
 
 
 def test_nightly_writes_lake_and_duckdb_and_a_rerun_changes_nothing(prefect_harness, data_dir):
-    from flows.nightly import nightly
+    from influence_pipeline.flows.nightly import nightly
 
     summary = nightly(ds=DS)
     assert summary.ingested["web_events"] == {"status": "loaded", "rows": 7,
@@ -125,8 +125,8 @@ def test_nightly_writes_lake_and_duckdb_and_a_rerun_changes_nothing(prefect_harn
         assert _matches_golden(table, _mart_csv(warehouse, table, key)), table
     assert attribution_mismatches(str(warehouse)) == dict.fromkeys(ATTRIBUTION_MISMATCHES, 0)
     _assert_report(summary.report)
-    from influence.report.data import read_report_data
-    from influence.rules import load_rules
+    from influence_pipeline.report.data import read_report_data
+    from influence_pipeline.rules_file import load_rules
     data = read_report_data(lake, data_dir / "validation", DS, load_rules())
     assert (data.visits, data.signups, data.orders) == (2, 2, 1)  # order 4990 converted in October
     artifact = _artifact(f"nightly-{FIXTURE_DATE}", summary.run_id)
@@ -140,8 +140,8 @@ def test_nightly_writes_lake_and_duckdb_and_a_rerun_changes_nothing(prefect_harn
 
 
 def test_production_warehouse_without_pii_key_fails_before_any_work(prefect_harness, data_dir, monkeypatch):
-    from flows.nightly import nightly
-    from influence.settings import SettingsError
+    from influence_pipeline.flows.nightly import nightly
+    from influence_pipeline.settings import SettingsError
 
     monkeypatch.delenv("INFLUENCE_PII_KEY")
     monkeypatch.setenv("INFLUENCE_WAREHOUSE_URL", "postgresql+psycopg://u:secret@127.0.0.1:5432/db")

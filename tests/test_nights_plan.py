@@ -1,7 +1,7 @@
 """The replay plan: which nights a run, rerun or backfill processes and when it publishes."""
 from datetime import date, timedelta
 
-from influence.nights import plan_nights, publish_points
+from influence_pipeline.nights import plan_nights, publish_points
 
 D = [date(2026, 10, 1) + timedelta(days=i) for i in range(10)]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from influence.sample import generate
+from influence_pipeline.sample import generate
 from tests.conftest import TEST_PII_KEY
 from tests.published_state import assert_same, published, published_night
 
@@ -37,7 +37,7 @@ def use_data_dir(landing: Path, data: Path, monkeypatch) -> Path:
 
 
 def in_order(data: Path) -> dict:
-    from flows.nightly import nightly
+    from influence_pipeline.flows.nightly import nightly
 
     for day in NIGHTS:
         nightly(ds=day)
@@ -78,8 +78,8 @@ def random_runs(seed: int) -> list[tuple[str, int, int]]:
 
 @pytest.mark.parametrize("seed", [3, 8])
 def test_random_runs_reruns_and_backfills_equal_in_order_nightlies(expected, landing, tmp_path, monkeypatch, seed):
-    from flows.backfill import backfill
-    from flows.nightly import nightly
+    from influence_pipeline.flows.backfill import backfill
+    from influence_pipeline.flows.nightly import nightly
 
     data = use_data_dir(landing, tmp_path / "data", monkeypatch)
     ops = random_runs(seed)
@@ -96,8 +96,8 @@ def test_random_runs_reruns_and_backfills_equal_in_order_nightlies(expected, lan
 @pytest.mark.postgres
 def test_random_runs_on_postgres_equal_in_order_nightlies(in_order_dir, expected, landing, tmp_path, monkeypatch,
                                                          pg_url):
-    from flows.backfill import backfill
-    from flows.nightly import nightly
+    from influence_pipeline.flows.backfill import backfill
+    from influence_pipeline.flows.nightly import nightly
     from tests.published_state import lake_tables
     from tests.test_publishing import LISTING, _pg, _tables
 
@@ -119,7 +119,7 @@ def test_random_runs_on_postgres_equal_in_order_nightlies(in_order_dir, expected
 
 
 def test_a_rerun_three_nights_back_with_unchanged_files_changes_nothing(expected, landing, tmp_path, monkeypatch):
-    from flows.nightly import nightly
+    from influence_pipeline.flows.nightly import nightly
 
     data = use_data_dir(landing, tmp_path / "data", monkeypatch)
     assert_same(in_order(data), expected)
@@ -147,7 +147,7 @@ def _change_one_order(landing: Path, day: date) -> str:
 
 def test_a_redelivered_file_rerun_equals_in_order_nightlies_over_the_new_files(prefect_harness, landing, tmp_path,
                                                                                monkeypatch):
-    from flows.nightly import nightly
+    from influence_pipeline.flows.nightly import nightly
 
     changed = tmp_path / "changed-landing"
     shutil.copytree(landing, changed)
@@ -169,9 +169,9 @@ def test_a_redelivered_file_rerun_equals_in_order_nightlies_over_the_new_files(p
 
 def test_a_nightly_and_a_backfill_started_together_take_turns_and_end_in_order(expected, landing, tmp_path,
                                                                                 monkeypatch):
-    from flows.backfill import backfill
-    from flows.nightly import nightly
-    from sinks.lock import DataDirBusy, data_dir_lock
+    from influence_pipeline.flows.backfill import backfill
+    from influence_pipeline.flows.nightly import nightly
+    from influence_pipeline.sinks.lock import DataDirBusy, data_dir_lock
 
     data = use_data_dir(landing, tmp_path / "data", monkeypatch)
     errors: list[BaseException] = []

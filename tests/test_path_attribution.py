@@ -6,9 +6,9 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from sources.path_file import PathFileError, read_path_file
-from transforms.attribution.markov import markov_removal_effects
-from transforms.attribution.paths import build_heuristic_credit, collapse_repeats, unique_touches
+from influence_pipeline.sources.path_file import PathFileError, read_path_file
+from influence_pipeline.transforms.attribution.markov import markov_removal_effects
+from influence_pipeline.transforms.attribution.paths import build_heuristic_credit, collapse_repeats, unique_touches
 
 PATHS = Path(__file__).parent / "fixtures" / "paths"
 HEADER = "path;total_conversions;total_conversion_value;total_null"
@@ -107,7 +107,7 @@ def test_reader_reports_a_missing_file(tmp_path):
 
 
 def cli():
-    from influence.cli import app
+    from influence_pipeline.cli import app
 
     return CliRunner(), app
 

@@ -27,7 +27,7 @@ def _snapshot(url: str) -> dict[str, list]:
 
 
 def test_nightly_loads_postgres_and_a_rerun_replaces_not_duplicates(prefect_harness, data_dir, pg_url, monkeypatch):
-    from flows.nightly import nightly
+    from influence_pipeline.flows.nightly import nightly
 
     monkeypatch.setenv("INFLUENCE_WAREHOUSE_URL", pg_url)
     summary = nightly(ds=DS)
@@ -48,7 +48,7 @@ def test_nightly_loads_postgres_and_a_rerun_replaces_not_duplicates(prefect_harn
 def test_a_failed_load_leaves_the_previous_partition_whole(data_dir, pg_url):
     import pyarrow as pa
 
-    from sinks.warehouse import connect_warehouse
+    from influence_pipeline.sinks.warehouse import connect_warehouse
 
     warehouse = connect_warehouse(pg_url)
     good = pa.table({"k": ["a", "b"], "n": [1, 2], "landing_date": pa.array([DS, DS], pa.date32())})

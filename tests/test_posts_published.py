@@ -7,9 +7,9 @@ from statistics import median
 import polars as pl
 import pytest
 
-from influence.rules import load_rules
-from influence.windows import engagement_windows
-from transforms.marts.accounts import build_fct_account_daily, restate_posts_published
+from influence_pipeline.rules_file import load_rules
+from influence_pipeline.transforms.windows import engagement_windows
+from influence_pipeline.transforms.marts.accounts import build_fct_account_daily, restate_posts_published
 
 RULES = load_rules()
 D = date(2026, 11, 30)

@@ -29,13 +29,13 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
-from contracts.model import Contract, load_contracts
-from contracts.rules import raw_column, row_rules
-from schemas.raw import DATASETS, RawDataset
-from sources.landing import read_landing_file
+from influence_pipeline.schemas.contract import Contract, load_contracts
+from influence_pipeline.schemas.row_rules import raw_column, row_rules
+from influence_pipeline.schemas.raw import DATASETS, RawDataset
+from influence_pipeline.sources.landing import read_landing_file
 from tests.conftest import TEST_PII_KEY
-from transforms.quarantine import QUARANTINE_COLUMNS, split_batch, storable
-from transforms.staging.models import STAGING_MODELS
+from influence_pipeline.transforms.quarantine import QUARANTINE_COLUMNS, split_batch, storable
+from influence_pipeline.transforms.staging.registry import STAGING_MODELS
 
 DS = date(2026, 11, 2)
 KEY = TEST_PII_KEY.encode()

@@ -15,9 +15,9 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from contracts.model import contracts_in
-from sinks.lake import sweep_temporaries, write_partition
-from sinks.warehouse import IncompatibleSchemaError, connect_warehouse
+from influence_pipeline.schemas.contract import contracts_in
+from influence_pipeline.sinks.lake import sweep_temporaries, write_partition
+from influence_pipeline.sinks.warehouse import IncompatibleSchemaError, connect_warehouse
 from tests.conftest import FIXTURE_DATE
 from tests.crash_helper import DAY, rows
 
@@ -113,7 +113,7 @@ LISTING = ("SELECT table_schema, table_name FROM information_schema.tables WHERE
 @pytest.mark.postgres
 def test_duckdb_and_postgres_hold_the_same_rows_and_the_same_comments(prefect_harness, data_dir, pg_url,
                                                                       monkeypatch):
-    from flows.nightly import nightly
+    from influence_pipeline.flows.nightly import nightly
 
     nightly(ds=DS)
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
@@ -143,7 +143,7 @@ def test_duckdb_and_postgres_hold_the_same_rows_and_the_same_comments(prefect_ha
 
 
 def test_an_incompatible_schema_change_is_refused_before_anything_is_written(prefect_harness, data_dir):
-    from flows.nightly import nightly
+    from influence_pipeline.flows.nightly import nightly
 
     with duckdb.connect(str(data_dir / "warehouse.duckdb")) as con:
         con.execute("CREATE SCHEMA marts")

@@ -40,7 +40,7 @@ def published_night(prefect_harness, tmp_path_factory) -> Path:
     """A data dir after one nightly over the golden landing files (DuckDB warehouse, BI copy, lake)."""
     import shutil
 
-    from flows.nightly import nightly
+    from influence_pipeline.flows.nightly import nightly
 
     root = tmp_path_factory.mktemp("readme") / "data"
     shutil.copytree(FIXTURES / "landing", root / "landing")
@@ -89,10 +89,10 @@ def test_readme_sql_runs_on_duckdb_and_the_bi_copy(published_night):
 
 @pytest.mark.postgres
 def test_readme_sql_runs_on_postgres_with_the_same_answers(published_night, pg_url):
-    from sinks.bi import view_statements
-    from sinks.snapshots import current
-    from sinks.sync import load_snapshot
-    from sinks.warehouse import connect_warehouse
+    from influence_pipeline.sinks.bi import view_statements
+    from influence_pipeline.sinks.snapshots import current
+    from influence_pipeline.sinks.sync import load_snapshot
+    from influence_pipeline.sinks.warehouse import connect_warehouse
 
     with duckdb.connect(str(published_night / "warehouse.duckdb"), read_only=True) as con:
         audit = pl.from_arrow(con.sql("SELECT * FROM audit.run_sources").to_arrow_table())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from influence.sample import FILES, generate
+from influence_pipeline.sample import FILES, generate
 
 START = date(2026, 11, 2)
 DAYS = 3
@@ -184,7 +184,7 @@ def test_followers_span_at_least_four_tiers(tmp_path):
 def test_discount_codes_stay_unique_when_a_large_world_runs_out_of_short_ones():
     """At profile L's scale (5 000+ deals) first names repeat so often that name + percent + letter runs out; the
     generator then counts on, lazily (it once tried to build the endless list first)."""
-    from influence.sample.world import build_world
+    from influence_pipeline.sample.world import build_world
 
     world = build_world(42, date(2026, 11, 1), 30, 40.0)
     codes = [m.code for m in world.members]

@@ -2,8 +2,8 @@
 import pytest
 from pydantic import ValidationError
 
-from influence.rules import load_rules
-from influence.settings import Settings, SettingsError, ensure_dev_pii_key, load_settings
+from influence_pipeline.rules_file import load_rules
+from influence_pipeline.settings import Settings, SettingsError, ensure_dev_pii_key, load_settings
 
 
 def test_defaults_put_everything_under_the_data_dir(tmp_path, monkeypatch):
@@ -54,7 +54,7 @@ def test_default_ds_is_yesterday_in_the_landing_timezone():
     from datetime import date, datetime, timezone
     from zoneinfo import ZoneInfo
 
-    from flows.nightly import default_ds
+    from influence_pipeline.flows.nightly import default_ds
 
     # 03:00 in Berlin on the 25th is 02:00 UTC on the 25th
     assert default_ds(datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc), ZoneInfo("Europe/Berlin")) == date(2026, 11, 24)
@@ -66,7 +66,7 @@ def test_default_ds_is_yesterday_in_the_landing_timezone():
 def test_an_unknown_timezone_fails_at_start(monkeypatch, tmp_path):
     import pytest
 
-    from influence.settings import SettingsError, load_settings
+    from influence_pipeline.settings import SettingsError, load_settings
 
     monkeypatch.setenv("INFLUENCE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("INFLUENCE_PII_KEY", "k")

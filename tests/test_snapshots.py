@@ -7,8 +7,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sinks.lake import write_partition, write_whole
-from sinks.snapshots import (
+from influence_pipeline.sinks.lake import write_partition, write_whole
+from influence_pipeline.sinks.snapshots import (
     SnapshotMissing, adopt_unversioned, base_for, building, changed_files, current, prune, seal, switch,
 )
 

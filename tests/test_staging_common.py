@@ -7,11 +7,11 @@ from importlib.resources import files
 
 import polars as pl
 
-from transforms.staging.common import (
+from influence_pipeline.transforms.staging.common import (
     abbreviated_count, json_value, latest_per_key, platform_name, to_int, to_money, to_utc, url_host, url_path,
     utm_columns,
 )
-from transforms.staging.countries import alpha_2_codes, country_code
+from influence_pipeline.transforms.staging.countries import alpha_2_codes, country_code
 
 
 def _eval(expr: pl.Expr, values: list) -> list:
@@ -76,7 +76,7 @@ def test_countries_as_people_type_them():
 
 
 def test_every_iso_3166_country_is_found_by_its_codes_and_name():
-    rows = list(csv.DictReader(io.StringIO(files("transforms.staging").joinpath("countries.csv").read_text("utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(files("influence_pipeline.transforms.staging").joinpath("countries.csv").read_text("utf-8"))))
     assert len(rows) == len(alpha_2_codes()) == 249
     for column in ("alpha_2", "alpha_3", "name"):
         assert _eval(country_code(pl.col("v")), [r[column] for r in rows]) == [

@@ -9,13 +9,13 @@ from datetime import date
 
 import pytest
 
-from contracts.model import load_contracts
-from contracts.rules import row_rules
-from schemas.raw import DATASETS
-from sources.ingest import ingest_dataset, scan_raw
+from influence_pipeline.schemas.contract import load_contracts
+from influence_pipeline.schemas.row_rules import row_rules
+from influence_pipeline.schemas.raw import DATASETS
+from influence_pipeline.sources.ingest import ingest_dataset, scan_raw
 from tests.conftest import FIXTURE_DATE, FIXTURES, TEST_PII_KEY
-from transforms.quarantine import same_day_references, split_batch
-from transforms.staging.models import STAGING_MODELS
+from influence_pipeline.transforms.quarantine import same_day_references, split_batch
+from influence_pipeline.transforms.staging.registry import STAGING_MODELS
 
 EXPECTED = FIXTURES / "expected"
 DS = date.fromisoformat(FIXTURE_DATE)

@@ -4,7 +4,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from transforms.marts.benchmark import build_mart_tier_benchmark
+from influence_pipeline.transforms.marts.benchmark import build_mart_tier_benchmark
 
 
 def test_benchmark_counts_each_account_once_at_its_latest_day():
@@ -36,7 +36,7 @@ def median_of(values):
 
 
 def test_output_is_exactly_what_the_contract_says():
-    from contracts.model import load_contracts
+    from influence_pipeline.schemas.contract import load_contracts
     from tests.test_contracts import _logical
 
     daily = pl.LazyFrame(schema={"account_id": pl.String, "platform": pl.String, "metric_date": pl.Date,

@@ -8,20 +8,20 @@ import duckdb
 import polars as pl
 import pytest
 
-from contracts.gx import GxValidator
-from contracts.model import QualityRule, load_contracts
-from contracts.rules import row_rules
-from schemas.raw import DATASETS
-from sources.ingest import ingest_dataset, scan_raw
+from influence_pipeline.schemas.gx import GxValidator
+from influence_pipeline.schemas.contract import QualityRule, load_contracts
+from influence_pipeline.schemas.row_rules import row_rules
+from influence_pipeline.schemas.raw import DATASETS
+from influence_pipeline.sources.ingest import ingest_dataset, scan_raw
 from tests.conftest import TEST_PII_KEY
-from transforms.quarantine import check_batch, same_day_references
+from influence_pipeline.transforms.quarantine import check_batch, same_day_references
 
 DS = date(2026, 11, 1)
 
 
 @pytest.fixture(scope="module")
 def dirty_landing(tmp_path_factory):
-    from influence.sample import generate
+    from influence_pipeline.sample import generate
 
     landing = tmp_path_factory.mktemp("dirty") / "landing"
     generate(landing, DS, 1, scale=0.2, seed=7, dirty_rate=0.05)
@@ -51,8 +51,8 @@ def _lake_digest(lake) -> dict[str, str]:
 
 def test_dirty_run_conserves_rows_and_an_error_rule_publishes_nothing(prefect_harness, dirty_landing, data_dir,
                                                                       monkeypatch):
-    from contracts.checkpoint import ValidationFailed
-    from flows.nightly import nightly
+    from influence_pipeline.schemas.checkpoint import ValidationFailed
+    from influence_pipeline.flows.nightly import nightly
 
     shutil.rmtree(data_dir / "landing")
     shutil.copytree(dirty_landing, data_dir / "landing")
@@ -79,7 +79,7 @@ def test_dirty_run_conserves_rows_and_an_error_rule_publishes_nothing(prefect_ha
     contracts = load_contracts()
     strict = dataclasses.replace(contracts["stg_orders"], quality=(
         QualityRule("row_count", "test: impossible volume", "rowCount", "error", "mustBeGreaterThan", 10**9),))
-    monkeypatch.setattr("contracts.checkpoint.load_contracts", lambda: {**contracts, "stg_orders": strict})
+    monkeypatch.setattr("influence_pipeline.schemas.checkpoint.load_contracts", lambda: {**contracts, "stg_orders": strict})
     orders = data_dir / "landing" / "orders" / DS.isoformat() / "orders.ndjson"
     orders.write_text("\n".join(orders.read_text().splitlines()[:5]) + "\n")
     with pytest.raises(ValidationFailed, match=r"stg_orders: rule stg_orders.row_count failed \(observed \d+\)"):
@@ -109,8 +109,8 @@ def _broken(frame: pl.DataFrame, contract) -> pl.DataFrame:
 def test_the_polars_engine_records_what_gx_computes_for_every_rule(prefect_harness, dirty_landing, data_dir):
     """Every rule of a dirty day — raw batches, and every staging and mart table of its nightly, clean and broken —
     gets the same success, unexpected and considered row counts and observed row count from both engines."""
-    from contracts.checkpoint import evaluate_raw, validate_run
-    from flows.nightly import nightly
+    from influence_pipeline.schemas.checkpoint import evaluate_raw, validate_run
+    from influence_pipeline.flows.nightly import nightly
 
     shutil.rmtree(data_dir / "landing")
     shutil.copytree(dirty_landing, data_dir / "landing")
@@ -145,7 +145,7 @@ def test_the_polars_engine_records_what_gx_computes_for_every_rule(prefect_harne
 
 
 def test_gx_keeps_the_last_two_weeks_of_results_so_a_night_does_not_slow_down_with_history(tmp_path):
-    from contracts.gx import prune_store
+    from influence_pipeline.schemas.gx import prune_store
 
     uncommitted = tmp_path / "gx" / "uncommitted"
     runs = [uncommitted / "validations" / "raw" / "web_events" / "2026-10-31-run-a",
@@ -161,7 +161,7 @@ def test_gx_keeps_the_last_two_weeks_of_results_so_a_night_does_not_slow_down_wi
 def test_both_engines_count_the_rows_the_nul_rules_quarantine(tmp_path):
     """The golden day with a NUL in values of CSV and NDJSON files (tests/bad_input/test_nul.py): GX's own engine,
     the Polars engine and the quarantine agree on every row rule, the `nul` rules included."""
-    from contracts.polars_engine import evaluate
+    from influence_pipeline.schemas.polars_engine import evaluate
     from tests.bad_input.test_nul import _nul_day
     from tests.conftest import FIXTURE_DATE, FIXTURES
 

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 from sqlalchemy.engine import make_url
 
-from sinks.warehouse import connect_warehouse
+from influence_pipeline.sinks.warehouse import connect_warehouse
 
 D1, D2 = date(2026, 11, 1), date(2026, 11, 2)
 
@@ -57,7 +57,7 @@ def _post(day: date) -> pa.Table:
     """One fct_post_engagement row (every column filled, so NOT NULL holds) posted on `day`."""
     import polars as pl
 
-    from contracts.model import load_contracts, polars_schema
+    from influence_pipeline.schemas.contract import load_contracts, polars_schema
 
     filler = {pl.String: "x", pl.Int64: 0, pl.Float64: 0.0, pl.Boolean: False, pl.Date: day}
     schema = polars_schema(load_contracts()["fct_post_engagement"])

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def three_nights(prefect_harness, landing, tmp_path_factory) -> dict:  # noqa: F811
     """Every published table after nightlies for the first three nights, uninterrupted."""
-    from flows.nightly import nightly
+    from influence_pipeline.flows.nightly import nightly
 
     with pytest.MonkeyPatch.context() as monkeypatch:
         data = use_data_dir(landing, tmp_path_factory.mktemp("three"), monkeypatch)
@@ -47,7 +47,7 @@ while not stop.exists():
 
 def test_bi_readers_see_one_whole_night_while_the_next_is_published(prefect_harness, landing, tmp_path,  # noqa: F811
                                                                     monkeypatch):
-    from flows.nightly import nightly
+    from influence_pipeline.flows.nightly import nightly
 
     data = use_data_dir(landing, tmp_path / "data", monkeypatch)
     copy, stop = data / "bi" / "warehouse.duckdb", tmp_path / "stop"
@@ -75,14 +75,14 @@ def test_bi_readers_see_one_whole_night_while_the_next_is_published(prefect_harn
 
 def _fail_at(monkeypatch, where: str) -> None:
     """Make one publish step raise, as a refused value or a full disk would."""
-    from sinks import bi, warehouse
+    from influence_pipeline.sinks import bi, warehouse
 
     def refuse(*_args, **_kwargs):  # not an OSError: retrying it would only make the test slower
         raise RuntimeError(f"refused (injected at {where})")
 
     if where == "bi copy":
         monkeypatch.setattr(bi, "prepare_readonly_copy", refuse)
-        monkeypatch.setattr("flows.publish_tasks.prepare_readonly_copy", refuse)
+        monkeypatch.setattr("influence_pipeline.flows.publish_tasks.prepare_readonly_copy", refuse)
         return
     original = warehouse.DuckDBWarehouse._load
 
@@ -96,7 +96,7 @@ def _fail_at(monkeypatch, where: str) -> None:
 
 def test_a_failure_at_any_publish_step_leaves_every_sink_on_the_previous_night(three_nights, landing, tmp_path,  # noqa: F811
                                                                                monkeypatch):
-    from flows.nightly import nightly
+    from influence_pipeline.flows.nightly import nightly
 
     data = use_data_dir(landing, tmp_path / "data", monkeypatch)
     for day in NIGHTS[:2]:
@@ -115,7 +115,7 @@ def test_a_failure_at_any_publish_step_leaves_every_sink_on_the_previous_night(t
 
 def test_a_reader_holding_the_warehouse_cannot_cause_a_half_published_night(three_nights, landing, tmp_path,  # noqa: F811
                                                                             monkeypatch):
-    from flows.nightly import nightly
+    from influence_pipeline.flows.nightly import nightly
 
     data = use_data_dir(landing, tmp_path / "data", monkeypatch)
     for day in NIGHTS[:2]:
@@ -140,7 +140,7 @@ def test_a_reader_holding_the_warehouse_cannot_cause_a_half_published_night(thre
 @pytest.mark.postgres
 def test_a_value_postgres_refuses_mid_publish_leaves_it_on_the_previous_night(prefect_harness, landing, tmp_path,  # noqa: F811
                                                                               monkeypatch, pg_url):
-    from flows.nightly import nightly
+    from influence_pipeline.flows.nightly import nightly
     from tests.test_publishing import LISTING, _pg, _tables
 
     data = use_data_dir(landing, tmp_path / "data", monkeypatch)
@@ -169,10 +169,10 @@ def test_a_value_postgres_refuses_mid_publish_leaves_it_on_the_previous_night(pr
 
 def test_a_run_stopped_between_the_warehouse_commit_and_the_lake_switch_is_completed_by_the_next(
         three_nights, landing, tmp_path, monkeypatch):  # noqa: F811
-    from flows.context import RunContext
-    from flows.nightly import nightly
-    from flows.publish_tasks import recover_publication
-    from influence.settings import load_settings
+    from influence_pipeline.flows.context import RunContext
+    from influence_pipeline.flows.nightly import nightly
+    from influence_pipeline.flows.publish_tasks import recover_publication
+    from influence_pipeline.settings import load_settings
 
     data = use_data_dir(landing, tmp_path / "data", monkeypatch)
     for day in NIGHTS[:2]:
@@ -181,7 +181,7 @@ def test_a_run_stopped_between_the_warehouse_commit_and_the_lake_switch_is_compl
         def killed(*_args, **_kwargs):  # the moment after the commit, as a SIGKILL would leave it
             raise RuntimeError("killed after the warehouse commit")
 
-        patch.setattr("flows.publish_tasks._switch", killed)
+        patch.setattr("influence_pipeline.flows.publish_tasks._switch", killed)
         with pytest.raises(RuntimeError, match="killed after the warehouse commit"):
             nightly(ds=NIGHTS[2])
     current, held = published_night(data)

@@ -9,21 +9,21 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from contracts.model import Contract
-from contracts.rules import (
+from influence_pipeline.schemas.contract import Contract
+from influence_pipeline.schemas.row_rules import (
     NUL_SHOWN, Rule, is_epoch_seconds, needs_typed, raw_column, reference_targets, typed_column,
 )
-from transforms.staging.common import (
+from influence_pipeline.transforms.staging.common import (
     abbreviated_count, blank_to_null, from_unix_seconds, to_bool, to_date, to_float, to_int, to_utc,
 )
-from transforms.staging.countries import country_code
+from influence_pipeline.transforms.staging.countries import country_code
 
 QUARANTINE_COLUMNS = {"rule_id": pl.String, "failed_rules": pl.String, "reason": pl.String}
 #: One row per value set to null in a clean row: where it was (file, line, field), what it was, and why.
 NULLED_SCHEMA = {"_source_file": pl.String, "_row_number": pl.Int64, "field": pl.String, "value": pl.String,
                  "failed_rules": pl.String, "reason": pl.String}
 _TYPED = {"integer": to_int, "number": to_float, "timestamp": to_utc, "date": to_date, "boolean": to_bool}
-#: The parser of each `parsedAs` (contracts.model.PARSED_AS): the same expression staging reads the column with, so
+#: The parser of each `parsedAs` (influence_pipeline.schemas.contract.PARSED_AS): the same expression staging reads the column with, so
 #: the type rule fails exactly where staging would get null.
 PARSERS = {"humanCount": abbreviated_count, "countryCode": country_code}
 
@@ -57,7 +57,7 @@ def validation_frame(raw: pl.DataFrame, contract: Contract) -> pl.DataFrame:
 def storable(frame: pl.DataFrame) -> pl.DataFrame:
     """`frame` with every NUL character of its text columns replaced by the visible escape `\\x00`: what a quarantined
     row keeps, since every warehouse must be able to store it (PostgreSQL text cannot hold a NUL; see the `nul` rule
-    in contracts/rules.py)."""
+    in schemas/row_rules.py)."""
     return frame.with_columns(pl.col(pl.String).str.replace_all("\x00", NUL_SHOWN, literal=True))
 
 

@@ -97,7 +97,7 @@ def test_postgres_loads_the_staged_and_quarantined_frames_of_a_day_with_nuls(lan
     import psycopg
     from psycopg import sql
 
-    from sinks.warehouse import connect_warehouse
+    from influence_pipeline.sinks.warehouse import connect_warehouse
 
     _nul_day(landing)
     splits = _check_day(landing, tmp_path / "lake")

@@ -17,7 +17,7 @@ def _warehouse_rows(path: Path) -> dict[str, list]:
 
 
 def test_flow_with_a_file_missing_a_column_raises_and_leaves_published_outputs_unchanged(prefect_harness, data_dir):
-    from flows.nightly import nightly
+    from influence_pipeline.flows.nightly import nightly
 
     first = nightly(ds=DS)
     assert first.staged["stg_post_snapshots"] == 5
@@ -121,7 +121,7 @@ def test_impossible_calendar_value_is_quarantined_not_failing_the_run(landing, t
                                                                       reason, model):
     """Was: the type rule was a regex, so '2026-02-30' passed, staged as null, and the error-severity published rule
     stg_orders.created_at.not_null (stg_account_daily.snapshot_date.not_null) failed the whole night."""
-    from contracts.gx import GxValidator
+    from influence_pipeline.schemas.gx import GxValidator
 
     line = _edit_first_record(landing, name, column, value)
     splits = _check_day(landing, tmp_path / "lake")

@@ -4,10 +4,10 @@ null, reported as a failed warning rule with its count and named (file, line, fi
 quarantines the row."""
 import logging
 
-from contracts.checkpoint import validate_run
-from contracts.polars_engine import evaluate
-from transforms.audit import SourceOutcome, build_run_sources
-from transforms.quarantine import check_batch, nulled_messages
+from influence_pipeline.schemas.checkpoint import validate_run
+from influence_pipeline.schemas.polars_engine import evaluate
+from influence_pipeline.transforms.audit import SourceOutcome, build_run_sources
+from influence_pipeline.transforms.quarantine import check_batch, nulled_messages
 from tests.bad_input.helpers import *  # noqa: F403
 
 NBSP, NNBSP = "\u00a0", "\u202f"
@@ -134,7 +134,7 @@ def test_nulled_values_are_failed_warnings_in_the_results_and_named_in_the_run_l
     raw, _ = _split_text(landing, "roster_social_accounts", ACCOUNTS)
     contract = CONTRACTS["roster_social_accounts"]
     check = check_batch(raw, contract, row_rules(contract, DS, {}))
-    with caplog.at_level(logging.WARNING, logger="contracts.checkpoint"):
+    with caplog.at_level(logging.WARNING, logger="influence_pipeline.schemas.checkpoint"):
         run = validate_run(tmp_path / "validation", DS, "run", {"roster_social_accounts": check}, {})
     result = next(r for r in run.results if r.rule_id == "roster_social_accounts.followers.type")
     assert (result.success, result.severity, result.unexpected_count) == (False, "warning", 4)
@@ -153,7 +153,7 @@ def test_nulled_values_are_failed_warnings_in_the_results_and_named_in_the_run_l
 def test_inside_a_run_the_warnings_go_to_the_run_log(prefect_harness, landing):
     from prefect import flow
 
-    from contracts.checkpoint import log_nulled_values
+    from influence_pipeline.schemas.checkpoint import log_nulled_values
 
     raw, _ = _split_text(landing, "roster_social_accounts", ACCOUNTS)
     contract = CONTRACTS["roster_social_accounts"]

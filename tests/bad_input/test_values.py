@@ -132,7 +132,7 @@ def test_csv_timestamp_in_the_future_is_quarantined(landing, tmp_path, baseline)
 
 
 def test_unknown_affiliate_code_keeps_the_order_and_is_counted_by_the_relationship_check(landing, tmp_path, baseline):
-    from contracts.gx import GxValidator
+    from influence_pipeline.schemas.gx import GxValidator
 
     _edit_ndjson(_file(landing, "shopify_orders"), 1,
                  {"discount_codes": [{"code": "jane51", "amount": "9.00", "type": "percentage"}]})  # typo of JANE15

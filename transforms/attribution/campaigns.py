@@ -5,9 +5,9 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from transforms.attribution.conversions import to_reporting
-from transforms.numeric import stable_sum
-from transforms.staging.common import MONEY
+from influence_pipeline.transforms.attribution.conversions import to_reporting
+from influence_pipeline.transforms.numeric import stable_sum
+from influence_pipeline.transforms.staging.common import MONEY
 
 KEY = ["campaign_id", "influencer_id"]
 

@@ -6,11 +6,11 @@ from datetime import date
 
 import polars as pl
 
-from transforms.attribution.journeys import credited_to
-from transforms.attribution.markov import markov_removal_effects
-from transforms.attribution.shapley import shapley_values
-from transforms.numeric import stable_sum
-from transforms.staging.common import MONEY
+from influence_pipeline.transforms.attribution.journeys import credited_to
+from influence_pipeline.transforms.attribution.markov import markov_removal_effects
+from influence_pipeline.transforms.attribution.shapley import shapley_values
+from influence_pipeline.transforms.numeric import stable_sum
+from influence_pipeline.transforms.staging.common import MONEY
 
 LEVELS = {"channel": pl.col("channel").fill_null("none"),
           "influencer_campaign": credited_to(pl.col("channel"), pl.col("influencer_id"), pl.col("campaign_id"))}

@@ -5,7 +5,7 @@ from datetime import date
 
 import polars as pl
 
-from transforms.staging.common import MONEY
+from influence_pipeline.transforms.staging.common import MONEY
 
 
 def latest_orders(orders: pl.LazyFrame, codes: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:

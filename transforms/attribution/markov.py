@@ -13,7 +13,7 @@ import polars as pl
 from scipy import sparse
 from scipy.sparse.linalg import splu
 
-from transforms.attribution.paths import collapse_repeats
+from influence_pipeline.transforms.attribution.paths import collapse_repeats
 
 MARKOV_SCHEMA = {"channel": pl.String, "removal_effect": pl.Float64, "markov_conversions": pl.Float64,
                  "markov_value": pl.Float64}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.attribution.paths import aggregate_paths, as_path_frame
+from influence_pipeline.transforms.attribution.paths import aggregate_paths, as_path_frame
 
 OTHER = "other"
 SHAPLEY_SCHEMA = {"channel": pl.String, "shapley_conversions": pl.Float64, "shapley_value": pl.Float64,

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from influence.rules import Attribution
+from influence_pipeline.transforms.business_rules import Attribution
 
 #: Days of events a run reads before the first visit date it owns: a visit is owned by the day it starts, and telling
 #: whether the first event of that day starts a visit needs the events just before it.

@@ -10,9 +10,9 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from influence.rules import Engagement
-from transforms.marts.engagement import er_benchmark, tier
-from transforms.numeric import stable_mean
+from influence_pipeline.transforms.business_rules import Engagement
+from influence_pipeline.transforms.marts.engagement import er_benchmark, tier
+from influence_pipeline.transforms.numeric import stable_mean
 
 
 def _followers_by_day(account_daily: pl.LazyFrame, as_of: date, days: int) -> pl.LazyFrame:

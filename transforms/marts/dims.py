@@ -6,9 +6,9 @@ from datetime import date
 
 import polars as pl
 
-from influence.rules import Niches
-from transforms.marts.engagement import tier
-from transforms.marts.niche import count_niche_posts, infer_caption_niches, map_roster_niches
+from influence_pipeline.transforms.business_rules import Niches
+from influence_pipeline.transforms.marts.engagement import tier
+from influence_pipeline.transforms.marts.niche import count_niche_posts, infer_caption_niches, map_roster_niches
 
 UNKNOWN_NICHE = "unknown"
 

@@ -1,7 +1,7 @@
 """Engagement marts: pure Polars, frames in and frames out (issue 4, first part: tiers and post engagement).
 
 Definitions follow the README's "Engagement definitions"; every threshold and unit value comes in as an argument
-(from influence/rules.yaml), never from a lookup in here.
+(from influence_pipeline/rules.yaml), never from a lookup in here.
 """
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from datetime import date
 
 import polars as pl
 
-from influence.rules import Niches
-from transforms.marts.niche import classify_captions
+from influence_pipeline.transforms.business_rules import Niches
+from influence_pipeline.transforms.marts.niche import classify_captions
 
 FEED_COMPONENTS = ("likes", "comments", "shares", "saves")
 STORY_COMPONENTS = ("replies", "shares", "link_clicks")

@@ -1,6 +1,6 @@
 """Niches: of a post from its caption, of an account from its recent posts' niches and its roster label.
 
-Pure Polars; the keyword map and thresholds come in as the `niches` rules (influence/rules.yaml, which documents the
+Pure Polars; the keyword map and thresholds come in as the `niches` rules (influence_pipeline/rules.yaml, which documents the
 matching). Texts are folded (lower case, accents dropped), links and @mentions removed, and split into words,
 hashtags and the word runs that are keyword phrases. Each distinct token of a batch is matched against the keywords
 once, however many captions use it.
@@ -11,14 +11,14 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from influence.rules import Niches
+from influence_pipeline.transforms.business_rules import Niches
 
 STRONG, WEAK = 2, 1
 POST_MIN_SCORE = 2  # one specific keyword or two distinct generic ones: "running late" alone says nothing
 LABEL_MIN_SCORE = 1  # a roster label names its topic on purpose: one keyword is enough
 MIN_AFFIX = 4  # shorter keywords match only a whole hashtag: "car" must not claim #cardio, nor "pet" #petite
 MIN_STEM = 3
-MAX_PHRASE_WORDS = 4  # the longest phrase influence/rules.py accepts ("day in my life")
+MAX_PHRASE_WORDS = 4  # the longest phrase transforms/business_rules.py accepts ("day in my life")
 # Links and mentions name other pages' topics (a brand, a friend), not the post's.
 NOISE = r"https?://\S+|www\.\S+|@[\p{L}\p{N}_.]+"
 

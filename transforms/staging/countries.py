@@ -41,7 +41,7 @@ def country_key(text: pl.Expr) -> pl.Expr:
 
 
 def _rows(name: str) -> list[dict[str, str]]:
-    text = files("transforms.staging").joinpath(name).read_text(encoding="utf-8")
+    text = files("influence_pipeline.transforms.staging").joinpath(name).read_text(encoding="utf-8")
     return list(csv.DictReader(io.StringIO(text)))
 
 

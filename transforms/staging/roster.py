@@ -9,11 +9,11 @@ from datetime import date
 
 import polars as pl
 
-from transforms.staging.common import (
+from influence_pipeline.transforms.staging.common import (
     LINEAGE, abbreviated_count, latest_per_key, normalise_text, parsed_rows, platform_name, to_date, to_float,
     to_money, url_decode, utm_columns, with_landing_date,
 )
-from transforms.staging.countries import country_code
+from influence_pipeline.transforms.staging.countries import country_code
 
 
 def _trimmed(name: str) -> pl.Expr:

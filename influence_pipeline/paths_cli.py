@@ -17,8 +17,8 @@ OUTPUT_COLUMNS = ("channel", "first_touch_conversions", "first_touch_value", "la
 
 def build_path_report(paths: pl.DataFrame) -> pl.DataFrame:
     """Path aggregates → one row per channel (sorted) with every model's credit, columns as OUTPUT_COLUMNS."""
-    from transforms.attribution.markov import markov_removal_effects
-    from transforms.attribution.paths import build_heuristic_credit
+    from influence_pipeline.transforms.attribution.markov import markov_removal_effects
+    from influence_pipeline.transforms.attribution.paths import build_heuristic_credit
 
     markov = markov_removal_effects(paths).rename({"removal_effect": "markov_removal_effect"})
     heuristics = build_heuristic_credit(paths)
@@ -36,7 +36,7 @@ def attribute_paths(
 ) -> None:
     """Credit channels for conversions from a path file: first touch, last touch, linear and the exact first-order
     Markov model (removal effects). One row per channel; exits 2 on an unreadable file."""
-    from sources.path_file import PathFileError, read_path_file
+    from influence_pipeline.sources.path_file import PathFileError, read_path_file
 
     if not sep:
         raise typer.BadParameter("must not be empty", param_hint="--sep")

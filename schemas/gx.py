@@ -20,8 +20,8 @@ from typing import Any
 
 import polars as pl
 
-from contracts.polars_engine import evaluate
-from contracts.rules import SEVERITY, Rule
+from influence_pipeline.schemas.polars_engine import evaluate
+from influence_pipeline.schemas.row_rules import SEVERITY, Rule
 
 SOURCE_NAME = "influence"
 DOCS_DAYS = 14  # landing days of results kept in GX's store and data docs; every run's results stay in results/*.json

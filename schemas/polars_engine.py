@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from contracts.rules import Rule
+from influence_pipeline.schemas.row_rules import Rule
 
 ROW_COUNT_TYPES = {"ExpectTableRowCountToEqual", "ExpectTableRowCountToBeBetween"}
 

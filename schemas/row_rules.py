@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from contracts.model import PARSED_AS, Contract, Property, QualityRule
+from influence_pipeline.schemas.contract import PARSED_AS, Contract, Property, QualityRule
 
 #: Logical types a raw text value must cast to; the type rule fails where the text is there but the cast is null.
 TYPED = ("integer", "number", "boolean", "date", "timestamp")

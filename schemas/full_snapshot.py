@@ -38,5 +38,5 @@ def shrink_refusal(dataset: str, rows: int, previous_rows: int | None, min_ratio
             f"and this delivery {found}. "
             "Refused before anything of it was written: the published tables stay as they are. "
             "If the file was cut short, ask for it again; if the shrink is genuine, set full_snapshots.min_ratio "
-            "lower (0 turns the check off) in a copy of influence/rules.yaml named by INFLUENCE_RULES_FILE, and run "
+            "lower (0 turns the check off) in a copy of influence_pipeline/rules.yaml named by INFLUENCE_RULES_FILE, and run "
             "the date again.")

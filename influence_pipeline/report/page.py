@@ -7,7 +7,7 @@ from datetime import date
 
 import polars as pl
 
-from influence.report import charts
+from influence_pipeline.report import charts
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:980px;color:#222}
 h1{margin-bottom:.2rem}.sub{color:#666;margin-top:0}section{margin:2rem 0}

@@ -101,7 +101,7 @@ def query(
     """Run a read-only SQL query on the embedded DuckDB warehouse (the lake is readable with read_parquet too)."""
     import duckdb
 
-    from influence.settings import Settings
+    from influence_pipeline.settings import Settings
 
     settings = Settings()
     if not settings.is_embedded_warehouse:

@@ -48,7 +48,7 @@ def _quiet_prefect() -> None:
 
 
 def _generate(out: Path, start: date, days: int, scale: float, seed: int, dirty_rate: float) -> dict[str, int]:
-    from influence.sample import generate
+    from influence_pipeline.sample import generate
 
     with _progress() as progress:
         bar = progress.add_task("generating sample data", total=days)
@@ -66,7 +66,7 @@ def sample(
     dirty_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Fraction of records given real-world defects.")] = 0.0,
 ) -> None:
     """Write realistic sample landing files (roster, Instagram, TikTok, YouTube, web events, orders, signups)."""
-    from influence.settings import Settings
+    from influence_pipeline.settings import Settings
 
     target = out or Settings().landing_dir
     counts = _generate(target, _parse_date(start, "--start"), days, scale, seed, dirty_rate)
@@ -91,10 +91,10 @@ class _NoTracebackFor(logging.Filter):
 def _clear_errors():
     """Known failures — bad settings, an unreadable landing file, a failed error rule — end the command with their
     own message (which names the file, row, field or rule) instead of a traceback."""
-    from contracts.checkpoint import ValidationFailed
-    from influence.settings import SettingsError
-    from sinks.warehouse import IncompatibleSchemaError
-    from sources.landing import LandingFileError
+    from influence_pipeline.schemas.checkpoint import ValidationFailed
+    from influence_pipeline.settings import SettingsError
+    from influence_pipeline.sinks.warehouse import IncompatibleSchemaError
+    from influence_pipeline.sources.landing import LandingFileError
 
     expected = (SettingsError, LandingFileError, ValidationFailed, IncompatibleSchemaError)
     quiet = _NoTracebackFor(expected)
@@ -104,7 +104,7 @@ def _clear_errors():
     try:
         yield
     except expected as exc:
-        console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)  # a folded path cannot be copied
         raise typer.Exit(1) from None
     finally:
         for handler in handlers:
@@ -112,8 +112,8 @@ def _clear_errors():
 
 
 def _run_days(days: list[date]) -> list:
-    from flows.nightly import nightly
-    from influence.settings import load_settings
+    from influence_pipeline.flows.nightly import nightly
+    from influence_pipeline.settings import load_settings
 
     summaries = []
     with _clear_errors():
@@ -158,8 +158,8 @@ def backfill(
     """Run the nightly flow for every landing date from --start to --end, oldest first (each day reads what the days
     before it published). Idempotent: rerun from the day that failed to resume."""
     _use_dask(dask_address)
-    from flows.backfill import backfill as backfill_flow, backfill_days
-    from influence.settings import load_settings
+    from influence_pipeline.flows.backfill import backfill as backfill_flow, backfill_days
+    from influence_pipeline.settings import load_settings
 
     first, last = _parse_date(start, "--start"), _parse_date(end, "--end")
     if last < first:
@@ -197,7 +197,7 @@ def _print_run(summary) -> None:
 def validate_cmd(date_: Annotated[str, typer.Option("--date", help="Landing date to check, YYYY-MM-DD.")]) -> None:
     """Check a landing date against the data contracts (ingestion + contracts only; publishes nothing). Exits
     non-zero when an error rule fails."""
-    from flows.validate import validate_landing
+    from influence_pipeline.flows.validate import validate_landing
 
     with _clear_errors():
         validation, rows = validate_landing(ds=_parse_date(date_, "--date"))
@@ -227,7 +227,7 @@ def demo(
 ) -> None:
     """Generate sample data into the data dir, run the nightly flow for every day, and summarise the outputs."""
     _quiet_prefect()
-    from influence.settings import Settings, ensure_dev_pii_key
+    from influence_pipeline.settings import Settings, ensure_dev_pii_key
 
     settings = Settings()
     if settings.pii_key is None and settings.is_embedded_warehouse:
@@ -238,7 +238,7 @@ def demo(
     first = _parse_date(start, "--start")
     _generate(settings.landing_dir, first, days, scale, 42, dirty_rate)
     summaries = _run_days([first + timedelta(days=i) for i in range(days)])
-    from influence.summary import print_demo_summary
+    from influence_pipeline.summary import print_demo_summary
 
     print_demo_summary(console, settings, summaries)
 
@@ -250,10 +250,10 @@ def report(
 ) -> None:
     """Write the self-contained HTML report for a date (charts: ER by tier, follower growth and anomalies,
     attributed revenue per model, campaign ROAS/ROI, the funnel, validation) from the published lake."""
-    from influence.report.data import write_report
-    from influence.rules import load_rules
-    from influence.settings import Settings
-    from sinks.snapshots import current
+    from influence_pipeline.report.data import write_report
+    from influence_pipeline.rules_file import load_rules
+    from influence_pipeline.settings import Settings
+    from influence_pipeline.sinks.snapshots import current
 
     settings = Settings()
     published = current(settings.lake_dir.resolve())
@@ -268,7 +268,7 @@ def report(
 def dev_key() -> None:
     """Create a random PII key for local development at $INFLUENCE_DATA_DIR/.pii_key (kept if one exists), used
     when INFLUENCE_PII_KEY is not set and the warehouse is the embedded DuckDB. Writes nothing else."""
-    from influence.settings import Settings, ensure_dev_pii_key
+    from influence_pipeline.settings import Settings, ensure_dev_pii_key
 
     settings = Settings()
     if not settings.is_embedded_warehouse:
@@ -283,11 +283,11 @@ def dev_key() -> None:
         console.print("INFLUENCE_PII_KEY is set, so it is used and the dev key is not.")
 
 
-from influence.paths_cli import attribute_paths  # noqa: E402
-from influence.query_cli import query  # noqa: E402
+from influence_pipeline.paths_cli import attribute_paths  # noqa: E402
+from influence_pipeline.query_cli import query  # noqa: E402
 
 app.command("attribute-paths")(attribute_paths)
 app.command("query")(query)
 
-if __name__ == "__main__":  # after every command is registered, so `python -m influence.cli` has them all
+if __name__ == "__main__":  # after every command is registered, so `python -m influence_pipeline.cli` has them all
     app()

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import polars as pl
 
-from contracts.model import table_schema
-from influence.report.page import ReportData, render_report
-from influence.rules import Rules
-from sinks.lake import scan_history, scan_whole
+from influence_pipeline.schemas.contract import table_schema
+from influence_pipeline.report.page import ReportData, render_report
+from influence_pipeline.transforms.business_rules import Rules
+from influence_pipeline.sinks.lake import scan_history, scan_whole
 
 
 def _scan(lake: Path, table: str, column: str, start: date, end: date) -> pl.LazyFrame:

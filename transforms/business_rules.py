@@ -1,18 +1,12 @@
-"""Business rules: the packaged defaults in rules.yaml, merged with the user's override file if one is given."""
+"""Business-rule types: what rules.yaml may say, validated. Pure (pydantic only), so transforms can import them; the file
+is read by influence_pipeline.rules_file."""
 from __future__ import annotations
 
 import re
 import unicodedata
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-DEFAULTS_FILE = Path(__file__).with_name("rules.yaml")
-# libyaml's loader reads the defaults (a thousand niche keywords) in 20 ms where the pure-Python one takes 150 ms, and
-# every run loads the rules several times.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _Strict(BaseModel):
@@ -134,21 +128,3 @@ class Rules(_Strict):
     attribution: Attribution
     emv: dict[str, dict[str, float]]
     niches: Niches
-
-
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def load_rules(override_file: Path | None = None) -> Rules:
-    """Defaults from rules.yaml, overridden key by key by `override_file`; unknown keys are an error, not ignored."""
-    data = yaml.load(DEFAULTS_FILE.read_text(), Loader=_Loader)
-    if override_file is not None:
-        data = _merge(data, yaml.load(Path(override_file).read_text(), Loader=_Loader) or {})
-    return Rules.model_validate(data)

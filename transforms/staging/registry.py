@@ -9,14 +9,14 @@ from typing import Callable
 
 import polars as pl
 
-from transforms.staging.commerce import (
+from influence_pipeline.transforms.staging.commerce import (
     build_stg_order_discount_codes, build_stg_orders, build_stg_signups, build_stg_web_events,
 )
-from transforms.staging.roster import (
+from influence_pipeline.transforms.staging.roster import (
     build_stg_campaigns, build_stg_discount_codes, build_stg_influencers, build_stg_social_accounts,
     build_stg_tracking_links,
 )
-from transforms.staging.social import build_stg_account_daily, build_stg_post_snapshots
+from influence_pipeline.transforms.staging.social import build_stg_account_daily, build_stg_post_snapshots
 
 PARTITION_COLUMN = "landing_date"
 
@@ -30,7 +30,7 @@ class StagingModel:
     @property
     def grain(self) -> str:
         """The table's grain, as its data contract states it."""
-        from contracts.model import load_contracts
+        from influence_pipeline.schemas.contract import load_contracts
 
         return load_contracts()[self.name].grain
 

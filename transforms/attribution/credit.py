@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from influence.rules import Attribution
-from transforms.attribution.journeys import credited_to
-from transforms.numeric import stable_sum
-from transforms.staging.common import MONEY
+from influence_pipeline.transforms.business_rules import Attribution
+from influence_pipeline.transforms.attribution.journeys import credited_to
+from influence_pipeline.transforms.numeric import stable_sum
+from influence_pipeline.transforms.staging.common import MONEY
 
 TOUCH_MODELS = ("first_touch", "last_touch", "linear", "position_based", "time_decay")
 MODELS = ("code", *TOUCH_MODELS)

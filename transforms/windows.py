@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from influence.rules import Rules
-from transforms.marts.benchmark import month_start
+from influence_pipeline.transforms.business_rules import Rules
+from influence_pipeline.transforms.marts.benchmark import month_start
 
 LAST_POSTS_LOOKBACK_DAYS = 90  # "the last 12 posts" are searched this far back
 # Followers at post time are looked up up to a week around the post; the lead covers posts tracked the longest.

@@ -6,8 +6,8 @@ from collections import Counter
 from rich.console import Console
 from rich.table import Table
 
-from influence.settings import Settings
-from sinks.snapshots import CURRENT
+from influence_pipeline.settings import Settings
+from influence_pipeline.sinks.snapshots import CURRENT
 
 
 def print_demo_summary(console: Console, settings: Settings, summaries: list) -> None:

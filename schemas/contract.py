@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "data_contracts"
+#: The contracts ship inside the package (influence_pipeline.data_contracts), so an installed wheel finds them from any
+#: directory; in a checkout this is the top-level data_contracts/ folder.
+CONTRACTS_DIR: Traversable = files("influence_pipeline.data_contracts")
 LAYERS = ("raw", "staging", "marts", "audit")
 #: Text a raw string property holds in a human-typed form, named by its custom property `parsedAs`: the parser
 #: staging applies (transforms/quarantine.PARSERS) is also the property's type rule. Name → what a valid value is.
@@ -124,7 +128,7 @@ class Contract:
     def is_full_snapshot(self) -> bool:
         """Each delivery holds the whole dataset and replaces the previous one (the roster exports), instead of the
         day's increment: the schema's custom property `fullSnapshot: true`. An empty delivery, or one far smaller
-        than the previous, is then suspect (contracts/snapshots.py; refused by sources/ingest.py)."""
+        than the previous, is then suspect (schemas/full_snapshot.py; refused by sources/ingest.py)."""
         return self.schema_custom.get("fullSnapshot", False) is True
 
 
@@ -171,9 +175,10 @@ def _quality(contract: str, raw: dict) -> QualityRule:
                        raw.get("arguments") or {})
 
 
-def parse_contract(path: Path) -> Contract:
-    doc = yaml.safe_load(path.read_text())
-    layer = path.parent.name
+def parse_contract(path: Path | Traversable, layer: str | None = None) -> Contract:
+    """One contract file; its layer is the folder it sits in unless given."""
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    layer = layer or Path(str(path)).parent.name
     if layer not in LAYERS:
         raise ContractError(f"{path}: contracts live in data_contracts/<{'|'.join(LAYERS)}>/")
     schema = (doc.get("schema") or [None])[0]
@@ -195,14 +200,21 @@ def parse_contract(path: Path) -> Contract:
 
 
 @lru_cache(maxsize=None)
-def load_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, Contract]:
-    """Every contract under `directory`, by dataset name (names are unique across layers)."""
+def load_contracts(directory: Path | Traversable = CONTRACTS_DIR) -> dict[str, Contract]:
+    """Every contract under `directory`, by dataset name (names are unique across layers). A layer folder that is
+    missing or empty is an error: without its contracts no dataset can be read, checked or published."""
     contracts: dict[str, Contract] = {}
-    for path in sorted(directory.glob("*/*.odcs.yaml")):
-        contract = parse_contract(path)
-        if contract.name in contracts:
-            raise ContractError(f"{path}: dataset {contract.name!r} already has a contract")
-        contracts[contract.name] = contract
+    for layer in LAYERS:
+        folder = directory.joinpath(layer)
+        paths = sorted((p for p in folder.iterdir() if p.name.endswith(".odcs.yaml")), key=lambda p: p.name) \
+            if folder.is_dir() else []
+        if not paths:
+            raise ContractError(f"{folder}: no data contracts for layer {layer!r} (is the package installed whole?)")
+        for path in paths:
+            contract = parse_contract(path, layer)
+            if contract.name in contracts:
+                raise ContractError(f"{path}: dataset {contract.name!r} already has a contract")
+            contracts[contract.name] = contract
     return contracts
 
 

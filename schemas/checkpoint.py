@@ -9,11 +9,11 @@ from pathlib import Path
 
 import polars as pl
 
-from contracts.gx import DOCS_DAYS, GxValidator, RuleResult, prune_store, write_results
-from contracts.model import Contract, load_contracts
-from contracts.polars_engine import evaluate
-from contracts.rules import published_rules, raw_dataset_rules, reference_targets
-from transforms.quarantine import BatchCheck, nulled_messages
+from influence_pipeline.schemas.gx import DOCS_DAYS, GxValidator, RuleResult, prune_store, write_results
+from influence_pipeline.schemas.contract import Contract, load_contracts
+from influence_pipeline.schemas.polars_engine import evaluate
+from influence_pipeline.schemas.row_rules import published_rules, raw_dataset_rules, reference_targets
+from influence_pipeline.transforms.quarantine import BatchCheck, nulled_messages
 
 
 @dataclass

@@ -89,7 +89,7 @@ class Settings(BaseSettings):
 def load_settings() -> Settings:
     """Read and check settings (and the rules file they name); fails loudly on a missing secret or a bad rules file,
     so no run starts half-configured."""
-    from influence.rules import load_rules
+    from influence_pipeline.rules_file import load_rules
 
     settings = Settings()
     settings.pii_key_bytes()
