@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from influence_pipeline.atomic import write_atomic
 from influence_pipeline.schemas.polars_engine import evaluate
 from influence_pipeline.schemas.row_rules import SEVERITY, Rule
 
@@ -131,10 +132,12 @@ class GxValidator:
         store them in GX's validation results store as the batch's suite validation result — what the GX engine
         would store, in a fraction of the time."""
         from great_expectations.core.expectation_validation_result import (
-            ExpectationSuiteValidationResult, ExpectationValidationResult,
+            ExpectationSuiteValidationResult,
+            ExpectationValidationResult,
         )
         from great_expectations.data_context.types.resource_identifiers import (
-            ExpectationSuiteIdentifier, ValidationResultIdentifier,
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
         )
         from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
@@ -218,9 +221,5 @@ def prune_store(root: Path, keep_from: date) -> int:
 
 def write_results(path: Path, results: list[RuleResult], extra: dict[str, Any]) -> Path:
     """Keep one run's results as JSON (the audit trail of what was checked and what failed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {**extra, "results": [_jsonable(asdict(r)) for r in results]}
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, json.dumps(payload, indent=1, sort_keys=True) + "\n")

@@ -6,4 +6,6 @@ export DO_NOT_TRACK=1 PREFECT_SERVER_ANALYTICS_ENABLED=false GX_ANALYTICS_ENABLE
 bash scripts/setup.sh
 bash scripts/postgres.sh
 export INFLUENCE_TEST_PG_URL=${INFLUENCE_TEST_PG_URL:-postgresql+psycopg://influence:influence@127.0.0.1:${PGPORT:-5432}/influence_test}
-exec .venv/bin/python -m pytest "$@"
+# Two workers (the machine has two cores), each with its own PostgreSQL database and Prefect test server;
+# work stealing keeps both busy when a few long end-to-end tests remain.
+exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" --dist worksteal --durations=25 "$@"

@@ -5,9 +5,7 @@ sees either the previous partition whole or the new one whole, never half of one
 """
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -15,8 +13,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from influence_pipeline.atomic import TMP_MARK, write_atomic
+
 PART_FILE = "part-0.parquet"
-TMP_MARK = ".tmp-"
 
 
 def table_dir(lake_dir: Path, layer: str, table: str) -> Path:
@@ -28,17 +27,7 @@ def partition_file(lake_dir: Path, layer: str, table: str, column: str, value: d
 
 
 def _atomic_write(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Not ending in .parquet: readers globbing `*/*.parquet` (DuckDB matches dot-files) must never see a half file a
-    # killed run left behind.
-    tmp = path.with_name(f"{TMP_MARK}{uuid.uuid4().hex}-{path.name}.partial")
-    try:
-        pq.write_table(table, tmp, compression="zstd", write_statistics=True)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", write_statistics=True))
 
 
 def write_partition(frame: pl.DataFrame | pa.Table, lake_dir: Path, layer: str, table: str, column: str,

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from influence_pipeline.atomic import write_atomic
+
 NIGHTS_DIR, CURRENT, MARKER, BUILDING = "nights", "current", "_night.json", ".building-"
 LAYERS = ("staging", "quarantine", "marts")
 
@@ -193,12 +195,7 @@ def changed_files(old: Path | None, new: Path) -> list[tuple[str, str, str | Non
 
 
 def _write_json(path: Path, value: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    with open(tmp, "w") as handle:
-        json.dump(value, handle, indent=1, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(value, indent=1, sort_keys=True))
 
 
 def _fsync_dir(path: Path) -> None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
+
+from influence_pipeline.atomic import write_atomic
 
 MANIFEST_DIR = "_manifest"
 
@@ -60,10 +61,7 @@ def read_entry(lake_dir: Path, dataset: str, ds: date) -> ManifestEntry | None:
 
 def write_entry(lake_dir: Path, entry: ManifestEntry) -> None:
     path = _entry_path(lake_dir, entry.dataset, date.fromisoformat(entry.landing_date))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp-")
-    tmp.write_text(json.dumps(asdict(entry), indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(asdict(entry), indent=1, sort_keys=True) + "\n")
 
 
 def read_all(lake_dir: Path) -> list[ManifestEntry]:

@@ -1,16 +1,16 @@
 """Niche inference: posts classified by their captions, accounts by their distinct posts over the window, labels
 kept from night to night unless the evidence clearly turns, roster labels mapped through synonyms."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from influence_pipeline.transforms.business_rules import Niches
 from influence_pipeline.rules_file import load_rules
-from tests.test_dims import AS_OF, NO_PREVIOUS, accounts, dim, posts
+from influence_pipeline.transforms.business_rules import Niches
 from influence_pipeline.transforms.marts.engagement import build_fct_post_engagement
 from influence_pipeline.transforms.marts.niche import classify_captions, map_roster_niches
+from tests.test_dims import AS_OF, NO_PREVIOUS, accounts, dim, posts
 
 RULES = load_rules()
 

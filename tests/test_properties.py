@@ -40,9 +40,11 @@ from influence_pipeline.transforms.staging.registry import STAGING_MODELS
 DS = date(2026, 11, 2)
 KEY = TEST_PII_KEY.encode()
 CONTRACTS = load_contracts()
-EXAMPLES = 42  # per dataset; each example is one landing file of MIN_RECORDS..MAX_RECORDS records
+#: Per dataset, from the Hypothesis profile (tests/conftest.py: 42 under "ci"); each example is one landing file of
+#: MIN_RECORDS..MAX_RECORDS records.
+EXAMPLES = settings.default.max_examples
 MIN_RECORDS, MAX_RECORDS = 24, 28
-RECORDS_PER_DATASET = 1_000
+RECORDS_PER_DATASET = EXAMPLES * MIN_RECORDS  # 1 008 under "ci"
 #: Shrinking these multi-kilobyte files can take Hypothesis minutes per failing dataset; a failure is reported as
 #: generated unless HYPOTHESIS_SHRINK=1 asks for the minimal example.
 PHASES = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if os.environ.get("HYPOTHESIS_SHRINK") else [])

@@ -3,17 +3,16 @@ validation results of that date's latest run."""
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 
-from influence_pipeline.schemas.contract import table_schema
+from influence_pipeline.atomic import write_atomic
 from influence_pipeline.report.page import ReportData, render_report
-from influence_pipeline.transforms.business_rules import Rules
+from influence_pipeline.schemas.contract import table_schema
 from influence_pipeline.sinks.lake import scan_history, scan_whole
+from influence_pipeline.transforms.business_rules import Rules
 
 
 def _scan(lake: Path, table: str, column: str, start: date, end: date) -> pl.LazyFrame:
@@ -57,8 +56,4 @@ def read_report_data(lake: Path, validation_dir: Path, ds: date, rules: Rules) -
 def write_report(lake: Path, validation_dir: Path, ds: date, rules: Rules, out: Path) -> Path:
     """Render the report for `ds` to `out`, atomically (a browser refreshing it never sees half a page)."""
     page = render_report(read_report_data(lake, validation_dir, ds, rules))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    return write_atomic(out, page)

@@ -5,17 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
+
+from influence_pipeline import atomic
 
 
 def write_atomic(path: Path, text: str) -> None:
     """Write to a temporary name in the same folder, then rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    atomic.write_atomic(path, text, fsync=False)
 
 
 def json_lines(records: list[dict]) -> list[str]:

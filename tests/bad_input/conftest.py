@@ -1,5 +1,10 @@
 """Fixtures of the bad-input tests."""
-from tests.bad_input.helpers import *  # noqa: F403
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.bad_input.helpers import FIXTURES, SplitResult, _check_day
 
 
 @pytest.fixture

@@ -14,14 +14,14 @@ import polars as pl
 import pytest
 
 from influence_pipeline.schemas.contract import load_contracts
-from influence_pipeline.schemas.row_rules import published_rules, row_rules
 from influence_pipeline.schemas.raw import BY_NAME as RAW, DATASETS
+from influence_pipeline.schemas.row_rules import published_rules, row_rules
 from influence_pipeline.sources.ingest import ingest_dataset, scan_raw
 from influence_pipeline.sources.landing import LandingFileError, read_landing_file
 from influence_pipeline.sources.manifest import read_entry
-from tests.conftest import FIXTURE_DATE, FIXTURES, TEST_PII_KEY
 from influence_pipeline.transforms.quarantine import SplitResult, reference_values, same_day_references, split_batch
 from influence_pipeline.transforms.staging.registry import BY_NAME as MODELS, STAGING_MODELS
+from tests.conftest import FIXTURE_DATE, FIXTURES, TEST_PII_KEY
 
 DS = date.fromisoformat(FIXTURE_DATE)
 KEY = TEST_PII_KEY.encode()

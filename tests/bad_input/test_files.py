@@ -1,7 +1,39 @@
 """Bad files and lines: malformed lines, a missing column, wrong types, bytes that are not UTF-8, empty files, gzip.
 Each yields quarantined rows with a reason, or a LandingFileError naming the file — never a traceback."""
-from tests.bad_input.helpers import *  # noqa: F403
+import gzip
 
+import polars as pl
+import pytest
+
+from tests.bad_input.helpers import (
+    CONTRACTS,
+    CSV_CASE,
+    DROP,
+    DS,
+    KEY,
+    NDJSON_CASE,
+    RAW,
+    STAGING_MODELS,
+    LandingFileError,
+    _assert_only_line_moved,
+    _assert_quarantined,
+    _by_rule,
+    _check_day,
+    _edit_csv,
+    _edit_ndjson,
+    _file,
+    _only_row,
+    _rel,
+    _row_numbers,
+    _split_one,
+    _stage,
+    ingest_dataset,
+    read_entry,
+    read_landing_file,
+    row_rules,
+    scan_raw,
+    split_batch,
+)
 
 # ------------------------------------------------------------------------------------------------ malformed lines
 

@@ -3,8 +3,25 @@ at load time, and every rerun failed the same way). The `<dataset>.<field>.nul` 
 the field; the quarantined copy holds the visible escape \\x00 instead, so every warehouse can load it."""
 import os
 import uuid
+from pathlib import Path
 
-from tests.bad_input.helpers import *  # noqa: F403
+import polars as pl
+import pytest
+
+from tests.bad_input.helpers import (
+    CONTRACTS,
+    DS,
+    STAGING_MODELS,
+    _check_day,
+    _edit_csv,
+    _edit_ndjson,
+    _file,
+    _only_row,
+    _rel,
+    _row_numbers,
+    _split_one,
+    _stage,
+)
 
 NUL = "\x00"
 REASON = "{} contains a NUL character (shown as \\x00), which PostgreSQL text cannot store"

@@ -1,6 +1,32 @@
 """A bad file publishes nothing (the real flow), and regressions for the product bugs these tests found."""
-from tests.bad_input.helpers import *  # noqa: F403
+import hashlib
+from pathlib import Path
 
+import duckdb
+import pytest
+
+from tests.bad_input.helpers import (
+    CONTRACTS,
+    DS,
+    KEY,
+    RAW,
+    LandingFileError,
+    _assert_only_line_moved,
+    _assert_quarantined,
+    _check_day,
+    _edit_csv,
+    _edit_first_record,
+    _edit_ndjson,
+    _file,
+    _only_row,
+    _rel,
+    _row_numbers,
+    _split_one,
+    _stage,
+    ingest_dataset,
+    published_rules,
+    scan_raw,
+)
 
 # ------------------------------------------------------------------------ flow: a bad file publishes nothing
 

@@ -3,12 +3,27 @@ placeholders. Informational columns (`onInvalid: "null"` in the raw contracts) k
 null, reported as a failed warning rule with its count and named (file, line, field) in the run log. A bad key still
 quarantines the row."""
 import logging
+from datetime import date
+from pathlib import Path
+
+import polars as pl
 
 from influence_pipeline.schemas.checkpoint import validate_run
 from influence_pipeline.schemas.polars_engine import evaluate
 from influence_pipeline.transforms.audit import SourceOutcome, build_run_sources
 from influence_pipeline.transforms.quarantine import check_batch, nulled_messages
-from tests.bad_input.helpers import *  # noqa: F403
+from tests.bad_input.helpers import (
+    CONTRACTS,
+    DS,
+    FIXTURE_DATE,
+    _file,
+    _only_row,
+    _rel,
+    _row_numbers,
+    _split_one,
+    _stage,
+    row_rules,
+)
 
 NBSP, NNBSP = "\u00a0", "\u202f"
 COUNT = "a count (950, 12,345, 1.234.567, 12.5K, 1,2M)"

@@ -1,6 +1,26 @@
 """Bad values: duplicate ids, negative counts, future timestamps, unknown affiliate codes, messy UTMs."""
-from tests.bad_input.helpers import *  # noqa: F403
+import json
+import uuid
 
+import polars as pl
+import pytest
+
+from tests.bad_input.helpers import (
+    CONTRACTS,
+    CSV_CASE,
+    NDJSON_CASE,
+    _assert_only_line_moved,
+    _assert_quarantined,
+    _by_rule,
+    _check_day,
+    _edit_csv,
+    _edit_ndjson,
+    _file,
+    _row_numbers,
+    _split_one,
+    _stage,
+    published_rules,
+)
 
 # -------------------------------------------------------------------------------------------------- duplicate ids
 
