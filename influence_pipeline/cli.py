@@ -88,7 +88,7 @@ class _NoTracebackFor(logging.Filter):
 
 
 @contextmanager
-def _clear_errors():
+def clear_errors():
     """Known failures — bad settings, an unreadable landing file, a failed error rule — end the command with their
     own message (which names the file, row, field or rule) instead of a traceback."""
     from influence_pipeline.schemas.checkpoint import ValidationFailed
@@ -116,7 +116,7 @@ def _run_days(days: list[date]) -> list:
     from influence_pipeline.settings import load_settings
 
     summaries = []
-    with _clear_errors():
+    with clear_errors():
         load_settings()  # fail on a missing secret before any flow starts
         with _progress() as progress:
             bar = progress.add_task("nightly runs", total=len(days))
@@ -164,7 +164,7 @@ def backfill(
     first, last = _parse_date(start, "--start"), _parse_date(end, "--end")
     if last < first:
         raise typer.BadParameter(f"{end} is before --start {start}", param_hint="--end")
-    with _clear_errors():
+    with clear_errors():
         load_settings()
         summaries = backfill_flow(start=first, end=last, concurrency=concurrency, deployments=deployments)
     if deployments:
@@ -199,7 +199,7 @@ def validate_cmd(date_: Annotated[str, typer.Option("--date", help="Landing date
     non-zero when an error rule fails."""
     from influence_pipeline.flows.validate import validate_landing
 
-    with _clear_errors():
+    with clear_errors():
         validation, rows = validate_landing(ds=_parse_date(date_, "--date"))
     table = Table(title=f"contracts, landing date {date_}")
     for column in ("dataset", "rows in", "quarantined", "rules", "passed", "failed (warning)", "failed (error)"):
@@ -285,9 +285,12 @@ def dev_key() -> None:
 
 from influence_pipeline.paths_cli import attribute_paths  # noqa: E402
 from influence_pipeline.query_cli import query  # noqa: E402
+from influence_pipeline.setup_cli import prefect_setup, rules_template  # noqa: E402
 
 app.command("attribute-paths")(attribute_paths)
 app.command("query")(query)
+app.command("rules-template")(rules_template)
+app.command("prefect-setup")(prefect_setup)
 
 if __name__ == "__main__":  # after every command is registered, so `python -m influence_pipeline.cli` has them all
     app()
