@@ -30,8 +30,9 @@ PROFILES = {  # scale 1 ≈ 300 accounts, 52 k web events, ~400 orders a day
     "L": {"scale": 40.0, "days": 30},  # ≈ 12 k accounts, 2 M web events, 16 k orders a day
 }
 STAGES = (  # task-name prefix → reported stage
-    ("ingest-", "ingest"), ("check-warehouse-", "load_warehouse"), ("check-", "validate"), ("validate-", "validate"),
-    ("stage-", "staging"), ("build-marts-", "engagement"), ("build-attribution-", "attribution"),
+    ("ingest-", "ingest"), ("check-warehouse-", "load_warehouse"), ("check-", "validate"),
+    ("record-validation-", "validate"), ("stage-", "staging"), ("build-marts-", "engagement"),
+    ("build-attribution-", "attribution"),
     ("publish-parquet-", "publish_parquet"), ("publish-artifacts-", "report"), ("publish-", "load_warehouse"),
     ("record-audit-", "load_warehouse"), ("recover-publication", "load_warehouse"),
 )

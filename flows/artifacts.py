@@ -10,7 +10,6 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 
-
 def _markdown_table(frame: pl.DataFrame) -> str:
     header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * frame.width + "\n"
     return header + "".join("| " + " | ".join("" if v is None else str(v) for v in row) + " |\n"

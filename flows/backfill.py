@@ -17,28 +17,27 @@ from __future__ import annotations
 import contextvars
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import date
 
 from prefect import flow, get_run_logger
 from prefect.deployments import run_deployment
 from prefect.runtime import flow_run
 
+from influence_pipeline.deployment import check_deployment_run
 from influence_pipeline.flows.context import RunContext
 from influence_pipeline.flows.nightly import RunSummary, run_nights
 from influence_pipeline.flows.runners import run_all, task_runner
-from influence_pipeline.sinks.lock import data_dir_lock
-from influence_pipeline.sinks.snapshots import current
 from influence_pipeline.flows.tasks import dataset_calls, ingest
 from influence_pipeline.settings import load_settings
+from influence_pipeline.sinks.lock import data_dir_lock
+from influence_pipeline.sinks.snapshots import current
 from influence_pipeline.sources.ingest import IngestResult
+from influence_pipeline.transforms.windows import days_between
 
 INGEST_DEPLOYMENT, NIGHTLY_DEPLOYMENT = "ingest/ingest", "nightly/nightly"
 
 
-def backfill_days(start: date, end: date) -> list[date]:
-    if end < start:
-        raise ValueError(f"backfill end {end} is before its start {start}")
-    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+backfill_days = days_between  # the CLI's name for the range's landing dates
 
 
 @flow(name="ingest", flow_run_name="ingest-{ds}", log_prints=False)
@@ -46,6 +45,7 @@ def ingest_landing(ds: date) -> dict[str, IngestResult]:
     """Load `ds`'s landing files into the raw lake (exactly once per file content); checks and marts are the
     nightly's."""
     settings = load_settings()
+    check_deployment_run(settings)
     ctx = RunContext.from_settings(settings, str(flow_run.id or uuid.uuid4()))
     with task_runner(settings) as runner:
         return run_all(runner, ingest, dataset_calls(ds, ctx))
@@ -80,8 +80,9 @@ def backfill(start: date, end: date, concurrency: int = 1, deployments: bool = F
     the deployments, whose summary lives in that flow run)."""
     if concurrency < 1:
         raise ValueError(f"backfill concurrency must be at least 1, not {concurrency}")
-    days = backfill_days(start, end)
+    days = days_between(start, end)
     settings = load_settings()
+    check_deployment_run(settings)
     log = get_run_logger()
     backfill_id, attempt = str(flow_run.id or uuid.uuid4()), flow_run.run_count or 1
     if deployments:

@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from influence_pipeline.transforms.business_rules import Rules
 from influence_pipeline.rules_file import load_rules
 from influence_pipeline.settings import Settings
+from influence_pipeline.transforms.business_rules import Rules
 
 
 @dataclass(frozen=True)

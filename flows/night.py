@@ -8,30 +8,36 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import polars as pl
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from influence_pipeline.schemas.checkpoint import ValidationFailed
 from influence_pipeline.flows.artifacts import publish_artifacts
 from influence_pipeline.flows.attribution_tasks import attribution_partitions, build_attribution
 from influence_pipeline.flows.context import RunContext
-from influence_pipeline.flows.runners import run_all, task_runner
 from influence_pipeline.flows.engagement_tasks import build_marts
+from influence_pipeline.flows.runners import run_all, task_runner
 from influence_pipeline.flows.tasks import (
-    check_raw, check_warehouse, dataset_calls, ingest, publish_parquet, record_audit, stage, validate,
+    check_raw,
+    check_warehouse,
+    dataset_calls,
+    ingest,
+    publish_parquet,
+    record_audit,
+    record_validation,
+    stage,
 )
+from influence_pipeline.schemas.checkpoint import ValidationFailed
+from influence_pipeline.schemas.raw import DATASETS, PARTITION_COLUMN
 from influence_pipeline.settings import load_settings
-from influence_pipeline.transforms.windows import engagement_windows
-from influence_pipeline.schemas.raw import DATASETS
 from influence_pipeline.sinks.snapshots import Snapshot, building, seal, snapshot
 from influence_pipeline.sources.manifest import read_entry
-from influence_pipeline.transforms.marts.benchmark import month_start
 from influence_pipeline.transforms.audit import SourceOutcome, build_run_sources
 from influence_pipeline.transforms.quarantine import BatchCheck
 from influence_pipeline.transforms.staging.registry import STAGING_MODELS
+from influence_pipeline.transforms.windows import RunWindows, run_windows
 
 
 @dataclass
@@ -81,19 +87,18 @@ def _daily_partitions(table: str, rows: pl.DataFrame, column: str, owned: list[d
     return [("marts", table, rows.filter(pl.col(column) == value), column, value) for value in values]
 
 
-def _partitions(ds: date, ctx: RunContext, staged: dict, quarantine: dict, marts: dict) -> list:
+def _partitions(w: RunWindows, staged: dict, quarantine: dict, marts: dict) -> list:
     """(layer, table, rows, partition column, value) for every partition the night owns; None: a whole table.
     fct_account_daily and mart_tier_benchmark also carry the earlier days and months the night restated."""
-    w = engagement_windows(ds, ctx.rules)
-    posted = [w.posted_first + timedelta(days=i) for i in range((w.posted_last - w.posted_first).days + 1)]
-    partitions = [("staging", t, rows, "landing_date", ds) for t, rows in staged.items()]
-    partitions += [("quarantine", d, rows, "landing_date", ds) for d, rows in quarantine.items()]
-    partitions += _daily_partitions("fct_post_engagement", marts["fct_post_engagement"], "posted_date", posted)
-    partitions += _daily_partitions("fct_account_daily", marts["fct_account_daily"], "metric_date", [ds])
+    partitions = [("staging", t, rows, PARTITION_COLUMN, w.ds) for t, rows in staged.items()]
+    partitions += [("quarantine", d, rows, PARTITION_COLUMN, w.ds) for d, rows in quarantine.items()]
+    partitions += _daily_partitions("fct_post_engagement", marts["fct_post_engagement"], "posted_date",
+                                    w.posted.days())
+    partitions += _daily_partitions("fct_account_daily", marts["fct_account_daily"], "metric_date", [w.ds])
     partitions += [("marts", dim, marts[dim], None, None) for dim in ("dim_account", "dim_influencer", "dim_date")]
     partitions += _daily_partitions("mart_tier_benchmark", marts["mart_tier_benchmark"], "month_start_date",
-                                    [month_start(ds)])
-    return partitions + attribution_partitions(marts, ds, ctx)
+                                    [w.current_month])
+    return partitions + attribution_partitions(marts, w)
 
 
 @flow(name="night", flow_run_name="night-{ds}", log_prints=False)
@@ -105,6 +110,7 @@ def night(ds: date, base_id: str | None = None) -> tuple[RunSummary, Snapshot, p
     root = settings.lake_dir.resolve()
     base = snapshot(root, base_id) if base_id else None
     ctx = RunContext.from_settings(settings, str(flow_run.id or uuid.uuid4()))
+    windows = run_windows(ds, ctx.rules)
     log = get_run_logger()
     started = datetime.now(timezone.utc)
     with task_runner(settings) as runner:
@@ -118,9 +124,9 @@ def night(ds: date, base_id: str | None = None) -> tuple[RunSummary, Snapshot, p
     checks = _without_clean_rows(checks)
     with building(root, ds, base) as tables:
         ctx = replace(ctx, tables_dir=tables)
-        marts = build_marts(ds, ctx, staged)
-        marts |= build_attribution(ds, ctx, staged, marts["fct_post_engagement"])
-        validation = validate(ds, ctx, checks, {**staged, **marts})
+        marts = build_marts(ds, ctx, staged, windows)
+        marts |= build_attribution(ds, ctx, staged, marts["fct_post_engagement"], windows)
+        validation = record_validation(ds, ctx, checks, {**staged, **marts})
 
         failed = bool(validation.errors)
         audit = build_run_sources(ctx.run_id, ds, _outcomes(ingested, checks, clean_rows, validation), started,
@@ -129,8 +135,9 @@ def night(ds: date, base_id: str | None = None) -> tuple[RunSummary, Snapshot, p
             record_audit(audit, ds, ctx)
             raise ValidationFailed(ds, validation.errors, validation.results_file)
 
-        quarantine = {name: c.split.quarantined.with_columns(landing_date=pl.lit(ds)) for name, c in checks.items()}
-        partitions = _partitions(ds, ctx, staged, quarantine, marts)
+        quarantine = {name: c.split.quarantined.with_columns(pl.lit(ds).alias(PARTITION_COLUMN))
+                      for name, c in checks.items()}
+        partitions = _partitions(windows, staged, quarantine, marts)
         check_warehouse(partitions, ds, ctx)
         for schema, table, rows, column, value in partitions:
             publish_parquet(schema, table, rows, value or ds, ctx, column)

@@ -6,41 +6,42 @@ Only wiring lives here. One run holds the data dir at a time (sinks/lock.py).
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import polars as pl
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from influence_pipeline.deployment import check_deployment_run
 from influence_pipeline.flows.context import RunContext
 from influence_pipeline.flows.night import RunSummary, landing_inputs, night
 from influence_pipeline.flows.publish_tasks import publish_night, recover_publication
 from influence_pipeline.nights import plan_nights, publish_points
-from influence_pipeline.settings import Settings, load_settings
 from influence_pipeline.schemas.raw import DATASETS
+from influence_pipeline.settings import Settings, load_settings
 from influence_pipeline.sinks.lake import sweep_temporaries
 from influence_pipeline.sinks.lock import data_dir_lock
 from influence_pipeline.sinks.snapshots import Snapshot, adopt_unversioned, base_for, current, snapshot
 from influence_pipeline.sources.ingest import arrived_late
 from influence_pipeline.sources.manifest import read_entry
+from influence_pipeline.transforms.windows import default_landing_date, run_windows
 
 __all__ = ["RunSummary", "default_ds", "nightly", "run_nights"]
 
 
 def default_ds(scheduled: datetime | None, zone) -> date:
-    """The day before the run was scheduled to start (now, when unscheduled), in the timezone landing days follow
-    (INFLUENCE_TIMEZONE): what a 03:00 nightly is meant to process, even when 03:00 there is yesterday in UTC."""
-    return (scheduled or datetime.now(timezone.utc)).astimezone(zone).date() - timedelta(days=1)
+    """The landing date a run processes by default, in the timezone landing days follow (INFLUENCE_TIMEZONE)."""
+    return default_landing_date(scheduled, zone, datetime.now(timezone.utc))
 
 
-def late_days(root: Path, landing_dir: Path, published: Snapshot | None, ds: date, restate_days: int) -> list[date]:
-    """Processed nights within `restate_days` before `ds` whose landing files changed since they ran: delivered late,
-    re-delivered, or ingested by a run that never published."""
+def late_days(root: Path, landing_dir: Path, published: Snapshot | None, days: tuple[date, ...]) -> list[date]:
+    """The processed nights among `days` whose landing files changed since they ran: delivered late, re-delivered,
+    or ingested by a run that never published."""
     if published is None:
         return []
     late = []
-    for day in (ds - timedelta(days=i) for i in range(restate_days, 0, -1)):
+    for day in days:
         name = published.nights.get(day)
         if name is None or not (root / "nights" / name).exists():
             continue
@@ -70,7 +71,7 @@ def run_nights(days: list[date], settings: Settings, holder: str, restate: bool 
                         adopted.night)
         published = current(root)
         processed = sorted(published.nights) if published else []
-        late = (late_days(root, ctx.landing_dir, published, max(days), ctx.rules.late_data.restate_days)
+        late = (late_days(root, ctx.landing_dir, published, run_windows(max(days), ctx.rules).late_check_days)
                 if restate else [])
         chain = plan_nights(days, processed, late)
         if replayed := [d for d in chain if d not in days]:
@@ -97,5 +98,6 @@ def nightly(ds: date | None = None, restate: bool = True) -> RunSummary:
     result. With `restate`, files that arrived late for one of the trailing late_data.restate_days re-run their day
     first; a rerun of an earlier date replays the processed nights after it (influence.nights)."""
     settings = load_settings()
+    check_deployment_run(settings)
     ds = ds or default_ds(flow_run.scheduled_start_time, settings.zone())
     return run_nights([ds], settings, f"nightly {ds} (flow run {flow_run.id})", restate)[ds]

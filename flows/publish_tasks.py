@@ -16,7 +16,14 @@ from influence_pipeline.flows.context import RunContext
 from influence_pipeline.flows.tasks import IO_RETRIES
 from influence_pipeline.sinks.bi import install_readonly_copy, prepare_readonly_copy, view_statements
 from influence_pipeline.sinks.snapshots import (
-    Snapshot, clear_pending, current, prune, read_pending, snapshot, switch, write_pending,
+    Snapshot,
+    clear_pending,
+    current,
+    prune,
+    read_pending,
+    snapshot,
+    switch,
+    write_pending,
 )
 from influence_pipeline.sinks.sync import load_snapshot, warehouse_snapshot
 from influence_pipeline.sinks.warehouse import connect_warehouse

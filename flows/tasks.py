@@ -13,11 +13,11 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from influence_pipeline.flows.context import RunContext
 from influence_pipeline.schemas.checkpoint import RunValidation, evaluate_raw, validate_run
 from influence_pipeline.schemas.contract import load_contracts
+from influence_pipeline.schemas.raw import BY_NAME as RAW_DATASETS, PARTITION_COLUMN
 from influence_pipeline.schemas.row_rules import reference_targets, row_rules
-from influence_pipeline.flows.context import RunContext
-from influence_pipeline.schemas.raw import BY_NAME as RAW_DATASETS
 from influence_pipeline.sinks.lake import write_partition, write_whole
 from influence_pipeline.sinks.warehouse import connect_warehouse
 from influence_pipeline.sources.ingest import IngestResult, ingest_dataset, scan_raw
@@ -25,7 +25,7 @@ from influence_pipeline.sources.landing import LandingFileError
 from influence_pipeline.transforms.quarantine import BatchCheck, check_batch, same_day_references
 from influence_pipeline.transforms.staging.registry import BY_NAME as STAGING_MODELS
 
-PARTITION_COLUMN = "landing_date"
+
 def _is_transient(task, task_run, state) -> bool:
     """Retry I/O hiccups (a full disk being freed, a dropped connection, a locked DuckDB file), not bad data: a
     landing file that cannot be read will not read better in ten seconds."""
@@ -122,8 +122,11 @@ def record_audit(audit: pl.DataFrame, ds: date, ctx: RunContext) -> None:
         warehouse.close()
 
 
-@task(name="validate", task_run_name="validate-{ds}", cache_policy=NO_CACHE)
-def validate(ds: date, ctx: RunContext, checks: dict[str, BatchCheck], staged: dict[str, pl.DataFrame]) -> RunValidation:
+# Not "validate": that is the validate flow's name and the CLI command's, and a task of the same name made the
+# Prefect UI and the benchmark's stage table ambiguous.
+@task(name="record-validation", task_run_name="record-validation-{ds}", cache_policy=NO_CACHE)
+def record_validation(ds: date, ctx: RunContext, checks: dict[str, BatchCheck],
+                      staged: dict[str, pl.DataFrame]) -> RunValidation:
     """Record every rule in Great Expectations (results JSON + data docs). Gating is the flow's call."""
     validation = validate_run(ctx.validation_dir, ds, ctx.run_id, checks, staged, ctx.validation_engine)
     failed = [r for r in validation.results if not r.success]
@@ -133,3 +136,5 @@ def validate(ds: date, ctx: RunContext, checks: dict[str, BatchCheck], staged: d
     for result in validation.errors:
         log.error("%s: %s failed", result.dataset, result.rule_id)
     return validation
+
+

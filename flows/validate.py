@@ -7,11 +7,11 @@ from datetime import date
 from prefect import flow
 from prefect.runtime import flow_run
 
-from influence_pipeline.schemas.checkpoint import RunValidation
 from influence_pipeline.flows.context import RunContext
-from influence_pipeline.flows.tasks import check_raw, ingest, validate
-from influence_pipeline.settings import load_settings
+from influence_pipeline.flows.tasks import check_raw, ingest, record_validation
+from influence_pipeline.schemas.checkpoint import RunValidation
 from influence_pipeline.schemas.raw import DATASETS
+from influence_pipeline.settings import load_settings
 from influence_pipeline.sinks.lock import data_dir_lock
 
 
@@ -29,4 +29,4 @@ def validate_landing(ds: date) -> tuple[RunValidation, dict[str, tuple[int, int]
         checks = {d.name: check_raw(d.name, ds, ctx) for d in DATASETS}
         rows = {name: (c.split.clean.height + c.split.quarantined.height, c.split.quarantined.height)
                 for name, c in checks.items()}
-        return validate(ds, ctx, checks, {}), rows
+        return record_validation(ds, ctx, checks, {}), rows

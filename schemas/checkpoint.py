@@ -9,9 +9,10 @@ from pathlib import Path
 
 import polars as pl
 
-from influence_pipeline.schemas.gx import DOCS_DAYS, GxValidator, RuleResult, prune_store, write_results
 from influence_pipeline.schemas.contract import Contract, load_contracts
+from influence_pipeline.schemas.gx import DOCS_DAYS, GxValidator, RuleResult, prune_store, write_results
 from influence_pipeline.schemas.polars_engine import evaluate
+from influence_pipeline.schemas.raw import PARTITION_COLUMN
 from influence_pipeline.schemas.row_rules import published_rules, raw_dataset_rules, reference_targets
 from influence_pipeline.transforms.quarantine import BatchCheck, nulled_messages
 
@@ -115,6 +116,6 @@ def validate_run(validation_dir: Path, ds: date, run_id: str, checks: dict[str, 
         results += check(name, "published", frame,
                          published_rules(contract, _references(staged, reference_targets(contract))), run_name)
     results_file = write_results(validation_dir / "results" / ds.isoformat() / f"{run_id}.json", results,
-                                 {"landing_date": ds.isoformat(), "run_id": run_id})
+                                 {PARTITION_COLUMN: ds.isoformat(), "run_id": run_id})
     docs = validator.build_docs()
     return RunValidation(results, results_file, docs)

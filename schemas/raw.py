@@ -23,6 +23,8 @@ LOAD_METADATA = pa.schema(
         ("_raw_line", pa.string()),  # the unparseable line, PII-looking substrings masked; null otherwise
     ]
 )
+#: The column partitioning every landing-day table (raw, staging, quarantine; checkpoints record it too). Defined
+#: only here: a second copy could drift and a night would write partitions its readers never find.
 PARTITION_COLUMN = "landing_date"
 
 

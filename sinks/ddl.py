@@ -61,8 +61,9 @@ def sa_table(schema: str, table: str, arrow_schema: pa.Schema, declare_key: bool
 def contract_table(schema: str, contract, declare_key: bool = True) -> sa.Table:
     """Without `declare_key` the key columns stay NOT NULL and the comment names the key, but no constraint (and no
     index) is created: uniqueness is then the contract's error rule, checked before anything is published."""
-    from influence_pipeline.schemas.contract import polars_schema
     import polars as pl
+
+    from influence_pipeline.schemas.contract import polars_schema
 
     arrow = pl.DataFrame(schema=polars_schema(contract)).to_arrow().schema
     key = set(contract.primary_key)

@@ -8,11 +8,11 @@ a crashed host's lock then lasts until the server reclaims it (NFSv4: when the h
 """
 from __future__ import annotations
 
+import contextvars
 import fcntl
 import json
 import os
 import socket
-import contextvars
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager

@@ -17,8 +17,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from influence_pipeline.sinks.ddl import (
-    EXISTING_COLUMNS_SQL, add_column_sql, comment_sql, create_schema_sql, create_table_sql, delete_all_sql,
-    delete_partition_sql, delete_partitions_sql, incompatibilities, insert_from_sql, sa_table,
+    EXISTING_COLUMNS_SQL,
+    add_column_sql,
+    comment_sql,
+    create_schema_sql,
+    create_table_sql,
+    delete_all_sql,
+    delete_partition_sql,
+    delete_partitions_sql,
+    incompatibilities,
+    insert_from_sql,
+    sa_table,
 )
 
 

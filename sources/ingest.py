@@ -11,7 +11,14 @@ from influence_pipeline.schemas.full_snapshot import shrink_refusal
 from influence_pipeline.schemas.raw import PARTITION_COLUMN, RawDataset
 from influence_pipeline.sinks.lake import partition_file, scan_partition, write_partition
 from influence_pipeline.sources.landing import LandingFileError, read_landing_file
-from influence_pipeline.sources.manifest import ManifestEntry, file_sha256, previous_entry, read_entry, same_content, write_entry
+from influence_pipeline.sources.manifest import (
+    ManifestEntry,
+    file_sha256,
+    previous_entry,
+    read_entry,
+    same_content,
+    write_entry,
+)
 
 RAW_LAYER = "raw"
 

@@ -81,8 +81,8 @@ def test_shrinkage_pulls_toward_the_platform_tier_median(rows):
 
 def test_output_is_exactly_what_the_contracts_say(rows):
     from influence_pipeline.schemas.contract import load_contracts
-    from tests.test_contracts import _logical
     from influence_pipeline.transforms.marts.engagement import build_fct_post_engagement
+    from tests.test_contracts import _logical
 
     empty_posts = pl.LazyFrame(schema={"account_id": pl.String, "posted_at": pl.Datetime("us", "UTC"),
                                        "posted_date": pl.Date, "er_followers": pl.Float64, "is_story": pl.Boolean})

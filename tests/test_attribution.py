@@ -4,12 +4,12 @@ from datetime import date, datetime, timedelta, timezone
 import polars as pl
 import pytest
 
-from influence_pipeline.schemas.contract import load_contracts, polars_schema
 from influence_pipeline.rules_file import load_rules
+from influence_pipeline.schemas.contract import load_contracts, polars_schema
 from influence_pipeline.transforms.attribution.campaigns import build_mart_campaign_performance
 from influence_pipeline.transforms.attribution.conversions import build_fct_conversion, build_order_codes, latest_orders
-from influence_pipeline.transforms.attribution.journeys import build_journey_touches, transform_path
 from influence_pipeline.transforms.attribution.credit import MODELS, build_fct_attribution
+from influence_pipeline.transforms.attribution.journeys import build_journey_touches, transform_path
 from influence_pipeline.transforms.attribution.visits import build_fct_visit, sessionize
 from influence_pipeline.transforms.staging.common import UTC_TS, utm_columns
 

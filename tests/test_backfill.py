@@ -1,15 +1,15 @@
 """A backfill equals the nightlies run one after another, table for table, and refuses a reversed range."""
 import shutil
-from pathlib import Path
 from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
 
-from influence_pipeline.flows.backfill import backfill_days
 from influence_pipeline.sample import generate
 from influence_pipeline.schemas.raw import DATASETS
 from influence_pipeline.transforms.staging.registry import STAGING_MODELS
+from influence_pipeline.transforms.windows import days_between as backfill_days
 from tests.conftest import TEST_PII_KEY
 
 pytestmark = pytest.mark.slow

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from influence_pipeline.schemas.contract import CONTRACTS_DIR, load_contracts, polars_schema
-from influence_pipeline.schemas.row_rules import published_rules, raw_dataset_rules, row_rules
 from influence_pipeline.schemas.raw import DATASETS
+from influence_pipeline.schemas.row_rules import published_rules, raw_dataset_rules, row_rules
 from influence_pipeline.transforms.staging.registry import STAGING_MODELS
 
 ODCS_SCHEMA = json.loads((Path(open_data_contract_standard.__file__).parent / "schema.json").read_text())

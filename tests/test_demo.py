@@ -6,9 +6,9 @@ import pytest
 from typer.testing import CliRunner
 
 from influence_pipeline.cli import app
+from influence_pipeline.transforms.staging.registry import STAGING_MODELS
 from tests.conftest import run_demo
 from tests.mart_checks import MISMATCHES, coverage, mart_mismatches
-from influence_pipeline.transforms.staging.registry import STAGING_MODELS
 
 pytestmark = pytest.mark.slow
 

@@ -4,10 +4,10 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from influence_pipeline.schemas.contract import load_contracts
 from influence_pipeline.rules_file import load_rules
-from tests.test_contracts import _logical
+from influence_pipeline.schemas.contract import load_contracts
 from influence_pipeline.transforms.marts.dims import build_dim_account, build_dim_influencer
+from tests.test_contracts import _logical
 
 RULES = load_rules()
 AS_OF = date(2026, 11, 10)

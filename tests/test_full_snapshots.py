@@ -8,9 +8,9 @@ import duckdb
 import pydantic
 import pytest
 
-from influence_pipeline.schemas.full_snapshot import shrink_refusal
-from influence_pipeline.schemas.contract import load_contracts
 from influence_pipeline.rules_file import load_rules
+from influence_pipeline.schemas.contract import load_contracts
+from influence_pipeline.schemas.full_snapshot import shrink_refusal
 from influence_pipeline.schemas.raw import BY_NAME as RAW
 from influence_pipeline.sinks.lake import partition_file
 from influence_pipeline.sources.ingest import ShrunkSnapshotError, ingest_dataset

@@ -1,9 +1,14 @@
 """35 nightly runs over a generated sample: every derived engagement column recomputed independently agrees on every
 row (the issue's acceptance check), across at least four tiers, and every attribution invariant holds on every day."""
 import pytest
+
 from tests.conftest import run_demo
 from tests.mart_checks import (
-    ATTRIBUTION_MISMATCHES, MISMATCHES, attribution_mismatches, coverage, mart_mismatches,
+    ATTRIBUTION_MISMATCHES,
+    MISMATCHES,
+    attribution_mismatches,
+    coverage,
+    mart_mismatches,
 )
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from influence_pipeline.rules_file import load_rules
-from influence_pipeline.transforms.windows import engagement_windows
 from influence_pipeline.transforms.marts.accounts import build_fct_account_daily, restate_posts_published
+from influence_pipeline.transforms.windows import run_windows as engagement_windows
 
 RULES = load_rules()
 D = date(2026, 11, 30)

@@ -20,8 +20,8 @@ import gzip
 import io
 import json
 import os
-from datetime import date, datetime, timedelta, timezone
 import string
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,12 +30,12 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 from influence_pipeline.schemas.contract import Contract, load_contracts
-from influence_pipeline.schemas.row_rules import raw_column, row_rules
 from influence_pipeline.schemas.raw import DATASETS, RawDataset
+from influence_pipeline.schemas.row_rules import raw_column, row_rules
 from influence_pipeline.sources.landing import read_landing_file
-from tests.conftest import TEST_PII_KEY
 from influence_pipeline.transforms.quarantine import QUARANTINE_COLUMNS, split_batch, storable
 from influence_pipeline.transforms.staging.registry import STAGING_MODELS
+from tests.conftest import TEST_PII_KEY
 
 DS = date(2026, 11, 2)
 KEY = TEST_PII_KEY.encode()

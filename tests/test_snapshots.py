@@ -9,7 +9,15 @@ import pytest
 
 from influence_pipeline.sinks.lake import write_partition, write_whole
 from influence_pipeline.sinks.snapshots import (
-    SnapshotMissing, adopt_unversioned, base_for, building, changed_files, current, prune, seal, switch,
+    SnapshotMissing,
+    adopt_unversioned,
+    base_for,
+    building,
+    changed_files,
+    current,
+    prune,
+    seal,
+    switch,
 )
 
 D = [date(2026, 11, 1) + timedelta(days=i) for i in range(5)]

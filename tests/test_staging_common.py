@@ -8,7 +8,15 @@ from importlib.resources import files
 import polars as pl
 
 from influence_pipeline.transforms.staging.common import (
-    abbreviated_count, json_value, latest_per_key, platform_name, to_int, to_money, to_utc, url_host, url_path,
+    abbreviated_count,
+    json_value,
+    latest_per_key,
+    platform_name,
+    to_int,
+    to_money,
+    to_utc,
+    url_host,
+    url_path,
     utm_columns,
 )
 from influence_pipeline.transforms.staging.countries import alpha_2_codes, country_code

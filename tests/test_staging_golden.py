@@ -10,12 +10,12 @@ from datetime import date
 import pytest
 
 from influence_pipeline.schemas.contract import load_contracts
-from influence_pipeline.schemas.row_rules import row_rules
 from influence_pipeline.schemas.raw import DATASETS
+from influence_pipeline.schemas.row_rules import row_rules
 from influence_pipeline.sources.ingest import ingest_dataset, scan_raw
-from tests.conftest import FIXTURE_DATE, FIXTURES, TEST_PII_KEY
 from influence_pipeline.transforms.quarantine import same_day_references, split_batch
 from influence_pipeline.transforms.staging.registry import STAGING_MODELS
+from tests.conftest import FIXTURE_DATE, FIXTURES, TEST_PII_KEY
 
 EXPECTED = FIXTURES / "expected"
 DS = date.fromisoformat(FIXTURE_DATE)

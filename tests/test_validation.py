@@ -8,13 +8,13 @@ import duckdb
 import polars as pl
 import pytest
 
-from influence_pipeline.schemas.gx import GxValidator
 from influence_pipeline.schemas.contract import QualityRule, load_contracts
-from influence_pipeline.schemas.row_rules import row_rules
+from influence_pipeline.schemas.gx import GxValidator
 from influence_pipeline.schemas.raw import DATASETS
+from influence_pipeline.schemas.row_rules import row_rules
 from influence_pipeline.sources.ingest import ingest_dataset, scan_raw
-from tests.conftest import TEST_PII_KEY
 from influence_pipeline.transforms.quarantine import check_batch, same_day_references
+from tests.conftest import TEST_PII_KEY
 
 DS = date(2026, 11, 1)
 
@@ -51,8 +51,8 @@ def _lake_digest(lake) -> dict[str, str]:
 
 def test_dirty_run_conserves_rows_and_an_error_rule_publishes_nothing(prefect_harness, dirty_landing, data_dir,
                                                                       monkeypatch):
-    from influence_pipeline.schemas.checkpoint import ValidationFailed
     from influence_pipeline.flows.nightly import nightly
+    from influence_pipeline.schemas.checkpoint import ValidationFailed
 
     shutil.rmtree(data_dir / "landing")
     shutil.copytree(dirty_landing, data_dir / "landing")
@@ -109,8 +109,8 @@ def _broken(frame: pl.DataFrame, contract) -> pl.DataFrame:
 def test_the_polars_engine_records_what_gx_computes_for_every_rule(prefect_harness, dirty_landing, data_dir):
     """Every rule of a dirty day — raw batches, and every staging and mart table of its nightly, clean and broken —
     gets the same success, unexpected and considered row counts and observed row count from both engines."""
-    from influence_pipeline.schemas.checkpoint import evaluate_raw, validate_run
     from influence_pipeline.flows.nightly import nightly
+    from influence_pipeline.schemas.checkpoint import evaluate_raw, validate_run
 
     shutil.rmtree(data_dir / "landing")
     shutil.copytree(dirty_landing, data_dir / "landing")

@@ -11,10 +11,23 @@ import polars as pl
 
 from influence_pipeline.schemas.contract import Contract
 from influence_pipeline.schemas.row_rules import (
-    NUL_SHOWN, Rule, is_epoch_seconds, needs_typed, raw_column, reference_targets, typed_column,
+    NUL_SHOWN,
+    Rule,
+    is_epoch_seconds,
+    needs_typed,
+    raw_column,
+    reference_targets,
+    typed_column,
 )
 from influence_pipeline.transforms.staging.common import (
-    abbreviated_count, blank_to_null, from_unix_seconds, to_bool, to_date, to_float, to_int, to_utc,
+    abbreviated_count,
+    blank_to_null,
+    from_unix_seconds,
+    to_bool,
+    to_date,
+    to_float,
+    to_int,
+    to_utc,
 )
 from influence_pipeline.transforms.staging.countries import country_code
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from influence_pipeline.transforms.business_rules import Attribution
 from influence_pipeline.transforms.attribution.journeys import credited_to
+from influence_pipeline.transforms.business_rules import Attribution
 from influence_pipeline.transforms.numeric import stable_sum
 from influence_pipeline.transforms.staging.common import MONEY
 

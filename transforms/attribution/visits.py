@@ -1,23 +1,13 @@
 """fct_visit: web events → visits (sessions), each with its channel and the tracking link it came through."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import polars as pl
 
 from influence_pipeline.transforms.business_rules import Attribution
 
-#: Days of events a run reads before the first visit date it owns: a visit is owned by the day it starts, and telling
-#: whether the first event of that day starts a visit needs the events just before it.
-EVENT_LEAD_DAYS = 1
-
 CHANNELS = ("influencer", "paid_search", "organic_search", "email", "social_organic", "referral", "other", "direct")
-
-
-def owned_visit_dates(ds: date) -> tuple[date, date]:
-    """Visit dates a run for `ds` rewrites: the day itself and the day before, whose last visits may run past
-    midnight into events delivered on `ds`."""
-    return ds - timedelta(days=1), ds
 
 
 def _link_keys(links: pl.LazyFrame, handles: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
@@ -96,8 +86,8 @@ def sessionize(events: pl.LazyFrame, timeout_minutes: int) -> pl.LazyFrame:
 
 def build_fct_visit(events: pl.LazyFrame, links: pl.LazyFrame, handles: pl.LazyFrame, first_date: date,
                     last_date: date, rules: Attribution) -> pl.LazyFrame:
-    """stg_web_events (from EVENT_LEAD_DAYS before `first_date` to `last_date`), stg_tracking_links and the account
-    handles (stg_social_accounts) → one row per visit that started in [first_date, last_date]."""
+    """stg_web_events (from windows.EVENT_LEAD_DAYS before `first_date` to `last_date`), stg_tracking_links and the
+    account handles (stg_social_accounts) → one row per visit that started in [first_date, last_date]."""
     utms = ["utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"]
     first = lambda c: pl.col(c).first()  # noqa: E731 - the visit is described by its landing event
     visits = sessionize(events, rules.session_timeout_minutes).group_by("visit_seq").agg(

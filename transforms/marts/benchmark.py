@@ -1,17 +1,11 @@
 """mart_tier_benchmark: do micro-influencers engage more than macro ones — on the user's own data."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import polars as pl
 
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def month_end(day: date) -> date:
-    return (month_start(day) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+from influence_pipeline.transforms.windows import month_start
 
 
 def build_mart_tier_benchmark(account_daily: pl.LazyFrame, dim_account: pl.LazyFrame, as_of: date,

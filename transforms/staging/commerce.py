@@ -10,8 +10,20 @@ from datetime import date
 import polars as pl
 
 from influence_pipeline.transforms.staging.common import (
-    LINEAGE, MONEY, blank_to_null, json_value, latest_per_key, normalise_text, parsed_rows, to_bool, to_money, to_utc, url_host, url_path,
-    utm_columns, with_landing_date,
+    LINEAGE,
+    MONEY,
+    blank_to_null,
+    json_value,
+    latest_per_key,
+    normalise_text,
+    parsed_rows,
+    to_bool,
+    to_money,
+    to_utc,
+    url_host,
+    url_path,
+    utm_columns,
+    with_landing_date,
 )
 
 _REFUNDS = pl.List(pl.Struct({"id": pl.String, "created_at": pl.String,

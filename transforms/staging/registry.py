@@ -10,15 +10,19 @@ from typing import Callable
 import polars as pl
 
 from influence_pipeline.transforms.staging.commerce import (
-    build_stg_order_discount_codes, build_stg_orders, build_stg_signups, build_stg_web_events,
+    build_stg_order_discount_codes,
+    build_stg_orders,
+    build_stg_signups,
+    build_stg_web_events,
 )
 from influence_pipeline.transforms.staging.roster import (
-    build_stg_campaigns, build_stg_discount_codes, build_stg_influencers, build_stg_social_accounts,
+    build_stg_campaigns,
+    build_stg_discount_codes,
+    build_stg_influencers,
+    build_stg_social_accounts,
     build_stg_tracking_links,
 )
 from influence_pipeline.transforms.staging.social import build_stg_account_daily, build_stg_post_snapshots
-
-PARTITION_COLUMN = "landing_date"
 
 
 @dataclass(frozen=True)

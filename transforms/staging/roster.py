@@ -10,8 +10,18 @@ from datetime import date
 import polars as pl
 
 from influence_pipeline.transforms.staging.common import (
-    LINEAGE, abbreviated_count, latest_per_key, normalise_text, parsed_rows, platform_name, to_date, to_float,
-    to_money, url_decode, utm_columns, with_landing_date,
+    LINEAGE,
+    abbreviated_count,
+    latest_per_key,
+    normalise_text,
+    parsed_rows,
+    platform_name,
+    to_date,
+    to_float,
+    to_money,
+    url_decode,
+    utm_columns,
+    with_landing_date,
 )
 from influence_pipeline.transforms.staging.countries import country_code
 

@@ -12,7 +12,15 @@ from datetime import date
 import polars as pl
 
 from influence_pipeline.transforms.staging.common import (
-    LINEAGE, UTC_TS, from_unix_seconds, latest_per_key, parsed_rows, to_bool, to_date, to_int, to_utc,
+    LINEAGE,
+    UTC_TS,
+    from_unix_seconds,
+    latest_per_key,
+    parsed_rows,
+    to_bool,
+    to_date,
+    to_int,
+    to_utc,
     with_landing_date,
 )
 
