@@ -39,9 +39,14 @@ import json, sys, duckdb
 from pathlib import Path
 from tests.published_state import bi_rows
 copy, stop = sys.argv[1], Path(sys.argv[2])
-while not stop.exists():
+while True:
+    # Decided before connecting: the last read opens after the stop file exists, i.e. after the night was published
+    # (on a loaded machine one read can outlast the test's wait, and would otherwise end the poll on the old night).
+    last = stop.exists()
     with duckdb.connect(copy, read_only=True) as con:  # a new connection each time, as a BI tool's new session
         print(json.dumps({name: len(rows) for name, rows in bi_rows(con).items()}), flush=True)
+    if last:
+        break
 """
 
 
