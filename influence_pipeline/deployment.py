@@ -20,6 +20,12 @@ PII_KEY_BLOCK = "influence-pii-key"
 WAREHOUSE_URL_BLOCK = "influence-warehouse-url"
 # setting (environment variable of every flow run) → the Secret block holding its value
 SECRET_BLOCKS = {"INFLUENCE_PII_KEY": PII_KEY_BLOCK, "INFLUENCE_WAREHOUSE_URL": WAREHOUSE_URL_BLOCK}
+#: The pulls' credentials (sources/api/config.py), saved when set in the shell running `influence prefect-setup`.
+API_SECRET_SETTINGS = ("INFLUENCE_INSTAGRAM_ACCESS_TOKEN", "INFLUENCE_TIKTOK_APP_SECRET", "INFLUENCE_YOUTUBE_API_KEY",
+                       "INFLUENCE_GOOGLE_CLIENT_SECRET", "INFLUENCE_SHOPIFY_ACCESS_TOKEN",
+                       "INFLUENCE_SHOPIFY_CLIENT_SECRET")
+SECRET_BLOCKS.update({name: "influence-" + name.removeprefix("INFLUENCE_").lower().replace("_", "-")
+                      for name in API_SECRET_SETTINGS})
 
 
 # --- start-up checks of a deployment run ------------------------------------------------------------------------------

@@ -20,13 +20,13 @@ def prefect_setup(
     pool: Annotated[str, typer.Option(help="The process work pool the deployments run on (created if missing).")]
     = "influence-process",
 ) -> None:
-    """Store INFLUENCE_PII_KEY (and INFLUENCE_WAREHOUSE_URL, when set) as Prefect Secret blocks on the server that
+    """Store INFLUENCE_PII_KEY (and INFLUENCE_WAREHOUSE_URL and the API pulls' secrets, when set) as Prefect Secret blocks on the server that
     PREFECT_API_URL names, and make the work pool's flow runs take them from there. Prints block names, never values.
     Reads the key from the environment, or asks for it (not echoed) on a terminal."""
     import getpass
     import sys
 
-    from influence_pipeline.deployment import require_prefect_api_url, save_secrets_and_pool
+    from influence_pipeline.deployment import API_SECRET_SETTINGS, require_prefect_api_url, save_secrets_and_pool
     from influence_pipeline.settings import SettingsError
 
     secrets = {}
@@ -39,8 +39,9 @@ def prefect_setup(
             raise SettingsError("INFLUENCE_PII_KEY is not set: export it from your secret store (or run this command "
                                 "on a terminal to type it). It must stay the same key every night.")
         secrets["INFLUENCE_PII_KEY"] = key
-        if os.environ.get("INFLUENCE_WAREHOUSE_URL"):
-            secrets["INFLUENCE_WAREHOUSE_URL"] = os.environ["INFLUENCE_WAREHOUSE_URL"]
+        for name in ("INFLUENCE_WAREHOUSE_URL", *API_SECRET_SETTINGS):
+            if os.environ.get(name):
+                secrets[name] = os.environ[name]
         saved, created = save_secrets_and_pool(secrets, pool)
     for name in saved:
         console.print(f"saved Secret block [bold]{name}[/bold]", highlight=False)

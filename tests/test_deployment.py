@@ -207,7 +207,10 @@ def test_nightly_deployment_runs_through_a_worker(tmp_path):
     # Module entrypoints, no pull step: a worker needs the installed package, not this checkout.
     assert {d["entrypoint"] for d in deployments.values()} == {
         "influence_pipeline.flows.nightly.nightly", "influence_pipeline.flows.backfill.ingest_landing",
-        "influence_pipeline.flows.backfill.backfill"}
+        "influence_pipeline.flows.backfill.backfill", "influence_pipeline.flows.pull.pull"}
+    # Every scheduled deployment, the pulls included, runs on the deploying shell's timezone.
+    assert {n: d["timezones"] for n, d in deployments.items() if n.startswith("pull-")} == {
+        n: [TIMEZONE] for n in ("pull-instagram", "pull-instagram-stories", "pull-tiktok", "pull-youtube", "pull-shopify")}
     assert all(not d["pull_steps"] for d in deployments.values())
     # The key is in the Secret block only: the pool holds a reference, and nothing stored or printed holds the value.
     assert stored["template"]["variables"]["properties"]["env"]["default"]["INFLUENCE_PII_KEY"] == (

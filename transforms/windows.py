@@ -67,6 +67,18 @@ def default_landing_date(scheduled: datetime | None, zone: tzinfo, now: datetime
     return (scheduled or now).astimezone(zone).date() - _DAY
 
 
+#: Sources whose landing day is the day the pull ran (a snapshot of lifetime counts, fetched in the early morning);
+#: the others land a day's activity, complete only once that day has ended.
+SNAPSHOT_SOURCES = frozenset({"instagram", "tiktok", "youtube"})
+
+
+def default_pull_date(source: str, scheduled: datetime | None, zone: tzinfo, now: datetime) -> date:
+    """The landing date a pull fills by default: today for a platform snapshot (Instagram at 02:00 lands in today's
+    folder, which tomorrow's nightly reads), yesterday for a day of shop activity (orders updated during the day)."""
+    today = (scheduled or now).astimezone(zone).date()
+    return today if source in SNAPSHOT_SOURCES else today - _DAY
+
+
 def _stored_part(month: date, first_owned: date, ds: date) -> DateRange | None:
     """The days of `month` up to `ds` that precede what the run rewrites (None: the run owns the whole month so far):
     those partitions come from the lake, the rest from the run's own frames. Never past the month's end: early in a

@@ -1,0 +1,71 @@
+"""`influence pull` and `influence connect`: fetch a source from its API into landing/, and store a creator's token."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from influence_pipeline.cli import _parse_date, clear_errors, console
+
+SourceOpt = Annotated[str, typer.Option("--source", help="instagram, tiktok, youtube or shopify.")]
+
+
+def pull(
+    source: SourceOpt,
+    date_: Annotated[str | None, typer.Option("--date", help="Landing date to fill, YYYY-MM-DD (default: today for "
+                                              "the social platforms, yesterday for Shopify, in INFLUENCE_TIMEZONE).")]
+    = None,
+    mode: Annotated[str, typer.Option(help="daily, or stories (Instagram: current stories only, merged into the "
+                                      "day's files; run it every few hours, stories vanish after 24 h).")] = "daily",
+) -> None:
+    """Pull one source from its API into landing/<source>/<date>/, the files a delivered export would be, plus a
+    _pull.json saying which accounts were read, how, and which need a human (exit 1 if any)."""
+    from influence_pipeline.flows.pull import pull as pull_flow
+    from influence_pipeline.sources.api.client import PullError
+    from influence_pipeline.sources.api.pull import PULLERS
+
+    if source not in PULLERS:
+        raise typer.BadParameter(f"{source!r} is not one of {', '.join(PULLERS)}", param_hint="--source")
+    day = None if date_ is None else _parse_date(date_, "--date")
+    with clear_errors():
+        try:
+            record = pull_flow(source=source, ds=day, mode=mode, fail_on_stopped=False)
+        except PullError as exc:  # a whole-source stop (quota, the shop's token): its message says what to do
+            console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+    console.print(f"{source} {record['landing_date']}: " + (", ".join(
+        f"{name} {rows} rows" for name, rows in record["files"].items()) or "no files"), highlight=False)
+    for account in record["accounts"]:
+        if account["status"] != "ok":
+            console.print(f"  {account['status']:8} {account['account_id']} ({account['access']}): "
+                          f"{account['message']}", highlight=False, soft_wrap=True)
+    for warning in record["warnings"]:
+        console.print(f"  [yellow]warning[/yellow] {warning}", highlight=False, soft_wrap=True)
+    if any(a["status"] == "stopped" for a in record["accounts"]):
+        raise typer.Exit(1)
+
+
+def connect(
+    platform: Annotated[str, typer.Option(help="instagram, tiktok or youtube.")],
+    account: Annotated[str, typer.Option(help="The roster's platform_account_id (IG user id, TikTok username, "
+                                         "YouTube channel id).")],
+) -> None:
+    """Store a creator's token, read as JSON from stdin ({"access_token", "expires_at", "refresh_token",
+    "refresh_expires_at", "extra"}), in the token store (mode 0600). Never echoed; the pulls refresh it from then on."""
+    from influence_pipeline.sources.api.config import ApiSettings
+    from influence_pipeline.sources.api.state import Token, TokenStore
+
+    if platform not in ("instagram", "tiktok", "youtube"):
+        raise typer.BadParameter("creators connect on instagram, tiktok or youtube", param_hint="--platform")
+    try:
+        fields = json.loads(sys.stdin.read())
+        token = Token(**{k: fields[k] for k in fields if k in Token.__dataclass_fields__})
+    except (ValueError, TypeError, KeyError):
+        # not the exception text: it could quote the token
+        raise typer.BadParameter("stdin must hold a JSON object with at least access_token") from None
+    settings = ApiSettings()
+    store = TokenStore(settings.token_store_path)
+    store.put(platform, account, token)
+    console.print(f"stored the {platform} token of {account} in {store.path}", highlight=False)

@@ -1,0 +1,284 @@
+"""Shopify pull against the fake Admin GraphQL API on a real local HTTP server: round trip of two days, pages,
+THROTTLED and proactive pacing, the cursor (moves only after the file is written, overlap without duplicates,
+replay of a past day), journeys attributed late, a refused token, and the pure GraphQL -> REST mapping."""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from influence_pipeline.fake_api.server import FakeApiServer, SampleWorld
+from influence_pipeline.fake_api.shopify import FakeShopify, graphql_order
+from influence_pipeline.sample import generate
+from influence_pipeline.sources.api import shopify
+from influence_pipeline.sources.api.client import AccessError, PullError, RetryPolicy, TransientError
+from influence_pipeline.sources.api.config import ApiSettings
+from influence_pipeline.sources.api.landing_out import read_ndjson, read_pull_record
+from influence_pipeline.sources.api.pull import pull_source
+from influence_pipeline.sources.api.shopify_bulk import assemble
+from influence_pipeline.sources.api.shopify_map import discount_codes, gid_int, money, order_record, path_and_query
+from influence_pipeline.sources.api.state import CursorStore
+
+START = date(2026, 11, 1)
+D1, D2, D3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
+TOKEN = "shpat_secret_token_0123456789"
+
+
+def after(day: date, hours: int = 2) -> datetime:
+    """The nightly pull runs after the UTC day it lands."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1, hours=hours)
+
+
+@pytest.fixture(scope="module")
+def world_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("shopify") / "world"
+    generate(root, START, 3, 0.2, 7, 0.0)
+    return root
+
+
+class Setup:
+    def __init__(self, tmp_path: Path, world_dir: Path, token: str = TOKEN, **fake_args):
+        self.world = SampleWorld(world_dir, D1)
+        self.fake = FakeShopify(self.world, access_token=TOKEN, **fake_args)
+        self.server = FakeApiServer([self.fake]).start()
+        self.settings = ApiSettings(data_dir=tmp_path / "data", shopify_api_base_url=self.server.base_url("/shopify"),
+                                    shopify_access_token=token, pull_fast_retries=True)
+        self.cursor = CursorStore(self.settings.data_dir, "shopify")
+
+    def pull(self, ds: date, now: datetime | None = None):
+        self.world.day = max(self.world.day, ds)
+        return shopify.pull(self.settings, ds, now=now or after(ds), policy=RetryPolicy.fast(), mode="daily")
+
+    def landed(self, ds: date) -> list[dict]:
+        return read_ndjson(self.settings.landing_dir / "orders" / ds.isoformat() / "orders.ndjson")
+
+    def truth(self, ds: date) -> list[dict]:
+        return self.world.ndjson("orders", "orders.ndjson", ds)
+
+
+@pytest.fixture
+def shop(tmp_path, world_dir):
+    setup = Setup(tmp_path, world_dir)
+    yield setup
+    setup.server.stop()
+
+
+def instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def comparable(row: dict) -> dict:
+    """A landing row with timestamps as instants (pulled files carry UTC `Z`, delivered ones the shop's offset)
+    and without the pull's own stamp."""
+    out = {k: v for k, v in row.items() if k != "api_version"}
+    out["created_at"], out["updated_at"] = instant(row["created_at"]), instant(row["updated_at"])
+    out["refunds"] = [{**r, "created_at": instant(r["created_at"])} for r in row["refunds"]]
+    return out
+
+
+def by_version(rows: list[dict]) -> dict[tuple[int, datetime], dict]:
+    keyed = {(r["id"], instant(r["updated_at"])): comparable(r) for r in rows}
+    assert len(keyed) == len(rows), "a version landed twice in one file"
+    return keyed
+
+
+def test_round_trip_two_days(shop):
+    for ds in (D1, D2):
+        shop.world.day = ds
+        record = pull_source("shopify", shop.settings, ds, now=after(ds))
+        pulled, truth = by_version(shop.landed(ds)), by_version(shop.truth(ds))
+        assert set(pulled) == set(truth)
+        for key, row in truth.items():
+            assert pulled[key] == row, key
+        assert all(r["api_version"] == "2025-10" for r in shop.landed(ds))
+        assert all(r["updated_at"].endswith("Z") for r in shop.landed(ds))
+        assert record.files == {"orders.ndjson": len(truth)}
+        assert read_pull_record(shop.settings.landing_dir, "shopify", ds)["files"] == {"orders.ndjson": len(truth)}
+    assert any(r["refunds"] for r in shop.landed(D2)), "the sample's day 2 has a refund re-delivery"
+    assert not set(by_version(shop.landed(D1))) & set(by_version(shop.landed(D2)))
+    # credentials only in the header, never in a URL; one GraphQL endpoint
+    assert {(r.method, r.path) for r in shop.server.requests} == {("POST", "/admin/api/2025-10/graphql.json")}
+    assert all(r.headers["x-shopify-access-token"] == TOKEN and not r.query for r in shop.server.requests)
+
+
+def test_pages(shop):
+    record = shop.pull(D1)
+    rows = len(shop.truth(D1))
+    pages = shop.fake.operations.count("PullOrders")
+    assert rows > shopify.PAGE_SIZE and pages == -(-rows // shopify.PAGE_SIZE)
+    assert record.requests == pages and record.quota_used > 0
+    assert len(shop.landed(D1)) == rows
+
+
+def test_throttled_then_success(shop):
+    shop.fake.throttle_next = 2
+    record = shop.pull(D1)
+    assert shop.fake.throttled == 2 and record.retries == 2
+    assert set(by_version(shop.landed(D1))) == set(by_version(shop.truth(D1)))
+
+
+def test_pacing_waits_for_the_bucket(tmp_path, world_dir):
+    # a bucket smaller than two pages: without pacing the second page would be THROTTLED
+    setup = Setup(tmp_path, world_dir, maximum_available=1000, restore_rate=5000)
+    try:
+        setup.pull(D1)
+        assert setup.fake.operations.count("PullOrders") > 1 and setup.fake.throttled == 0
+    finally:
+        setup.server.stop()
+
+
+def test_throttle_wait_from_cost():
+    body = {"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
+            "extensions": {"cost": {"requestedQueryCost": 994, "actualQueryCost": None, "throttleStatus": {
+                "maximumAvailable": 2000.0, "currentlyAvailable": 794.0, "restoreRate": 100.0}}}}
+    error = shopify.classify(httpx.Response(200), body)
+    assert isinstance(error, TransientError) and error.retry_after == pytest.approx(2.0)
+    other = shopify.classify(httpx.Response(200), {"errors": [{"message": "Field 'x' doesn't exist on type 'Order'",
+                                                               "extensions": {"code": "undefinedField"}}]})
+    assert type(other) is PullError and "Field 'x' doesn't exist" in str(other)
+    assert isinstance(shopify.classify(httpx.Response(503), None), TransientError)
+    assert isinstance(shopify.classify(httpx.Response(403), None), AccessError)
+
+
+def test_cursor_moves_only_after_the_file_is_written(shop):
+    shop.pull(D1)
+    before = shop.cursor.read()
+    assert instant(before["high_water"]) >= after(D1, 0) - shopify.OVERLAP
+    blocker = shop.settings.landing_dir / "orders" / D2.isoformat()
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("not a folder")  # the day's landing folder cannot be created
+    with pytest.raises(OSError):
+        shop.pull(D2)
+    assert shop.cursor.read() == before
+    blocker.unlink()
+    shop.pull(D2)
+    assert set(by_version(shop.landed(D2))) == set(by_version(shop.truth(D2)))
+    assert shop.cursor.read()["high_water"] > before["high_water"]
+
+
+def test_overlap_lands_each_version_once(shop):
+    noon = datetime(2026, 11, 1, 12, tzinfo=UTC)
+    shop.pull(D1, now=noon)
+    early = shop.landed(D1)
+    assert early and all(instant(r["updated_at"]) < noon for r in early)
+    shop.pull(D1, now=after(D1))  # the rest of the day; its window reaches back OVERLAP before the morning's mark
+    lower = shop.fake.searches[-1].split("'")[1]
+    assert instant(lower) < noon - shopify.OVERLAP + timedelta(minutes=1)
+    assert set(by_version(shop.landed(D1))) == set(by_version(shop.truth(D1)))
+    shop.pull(D1, now=after(D1, 3))  # again: nothing new, nothing doubled
+    assert set(by_version(shop.landed(D1))) == set(by_version(shop.truth(D1)))
+    seen = shop.cursor.read()["seen"]
+    assert seen and all(instant(u) >= instant(shop.cursor.read()["high_water"]) - shopify.OVERLAP for _, u in seen)
+    shop.pull(D2)
+    assert not set(by_version(shop.landed(D1))) & set(by_version(shop.landed(D2)))
+
+
+def test_replay_of_a_past_day_leaves_the_cursor(shop):
+    shop.pull(D1)
+    shop.pull(D2)
+    cursor = shop.cursor.read()
+    (shop.settings.landing_dir / "orders" / D1.isoformat() / "orders.ndjson").unlink()
+    shop.pull(D1, now=after(D2, 5))
+    assert shop.cursor.read() == cursor
+    replayed = shop.landed(D1)
+    assert replayed and all(instant(r["updated_at"]).date() == D1 for r in replayed)
+
+
+def test_journey_not_ready_is_pulled_again(shop):
+    waiting = [r["id"] for r in shop.truth(D1) if r["landing_site"]][:3]
+    shop.fake.journey_pending = set(waiting)
+    shop.pull(D1)
+    first = {r["id"]: r for r in shop.landed(D1)}
+    assert all(first[i]["landing_site"] is None and first[i]["referring_site"] is None for i in waiting)
+    assert sorted(shop.cursor.read()["pending"]) == sorted(str(i) for i in waiting)
+    shop.fake.journey_pending = {waiting[0]}  # Shopify attributed two of them
+    shop.pull(D2)
+    assert "PullOrdersById" in shop.fake.operations
+    truth = {r["id"]: comparable(r) for r in shop.truth(D1)}
+    second = {r["id"]: comparable(r) for r in shop.landed(D2)}
+    assert second[waiting[1]] == truth[waiting[1]] and second[waiting[2]] == truth[waiting[2]]
+    assert waiting[0] not in second
+    assert set(shop.cursor.read()["pending"]) == {str(waiting[0])}
+    # bounded: after PENDING_DAYS the order is given up, with a warning
+    record = shop.pull(D2, now=after(D2) + timedelta(days=shopify.PENDING_DAYS + 1))
+    assert shop.cursor.read()["pending"] == {}
+    assert any(str(waiting[0]) in w for w in record.warnings)
+
+
+def test_refused_token_stops_the_source(tmp_path, world_dir):
+    bad = "shpat_wrong_token_9876543210"
+    setup = Setup(tmp_path, world_dir, token=bad)
+    try:
+        with pytest.raises(AccessError) as caught:
+            setup.pull(D1)
+        message = str(caught.value)
+        assert "401" in message and "INFLUENCE_SHOPIFY_ACCESS_TOKEN" in message and "uninstalled" in message
+        assert bad not in message and TOKEN not in message
+        assert not setup.landed(D1) and not setup.cursor.path.exists()
+        assert all(bad not in str(r.query) and bad not in r.path for r in setup.server.requests)
+    finally:
+        setup.server.stop()
+
+
+def test_mapping_pieces():
+    assert gid_int("gid://shopify/Order/5001") == 5001 and gid_int(None) is None
+    assert money("19.9") == "19.90" and money("0.0") == "0.00" and money("1.125") == "1.125"
+    assert path_and_query("https://shop.example.com/products/x?utm_source=ig") == "/products/x?utm_source=ig"
+    assert path_and_query("https://shop.example.com") == "/" and path_and_query(None) == ""
+    rest = {"id": 1, "name": "#1", "created_at": "2026-11-01T10:30:00-05:00", "updated_at": "2026-11-01T10:30:05-05:00",
+            "customer": None, "email": "a@b.c", "browser_ip": "::1", "total_price": "45.00",
+            "subtotal_price": "40.00", "total_discounts": "15.00", "currency": "EUR",
+            "discount_codes": [{"code": "JANE15", "amount": "6.00", "type": "percentage"},
+                               {"code": "TENOFF", "amount": "4.00", "type": "fixed_amount"},
+                               {"code": "FREESHIP", "amount": "5.00", "type": "shipping"}],
+            "landing_site": "", "referring_site": "", "financial_status": "partially_refunded",
+            "refunds": [{"id": 9, "created_at": "2026-11-02T13:00:00-05:00",
+                         "transactions": [{"amount": "10.00", "kind": "refund"}]}], "test": False,
+            "source_name": "iphone"}
+    row = order_record(graphql_order(rest), "2025-10")
+    assert discount_codes(graphql_order(rest)) == rest["discount_codes"]
+    assert row["financial_status"] == "partially_refunded" and row["refunds"][0]["transactions"][0]["kind"] == "refund"
+    assert row["created_at"] == "2026-11-01T15:30:00Z" and row["customer"] is None and row["landing_site"] == ""
+
+
+def test_bulk_operation_for_a_long_window(shop):
+    shop.cursor.put(high_water="2026-10-25T00:00:00Z", seen=[], pending={})  # a week behind
+    record = shop.pull(D3)
+    assert any("bulkOperationRunQuery" in e for e in record.endpoints)
+    assert "PullOrders" not in shop.fake.operations and shop.fake.operations.count("PollOrdersBulk") == 2
+    latest: dict[int, dict] = {}
+    for day in (D1, D2, D3):  # Shopify serves each order's current version only
+        latest.update({r["id"]: r for r in shop.truth(day)})
+    pulled, truth = by_version(shop.landed(D3)), by_version(list(latest.values()))
+    assert set(pulled) == set(truth) and all(pulled[k] == truth[k] for k in truth)
+    assert any(r["refunds"] for r in shop.landed(D3)) and any(r["discount_codes"] for r in shop.landed(D3))
+    # the result URL is another host: the shop's token is not sent there
+    assert shop.fake.download_headers and all("x-shopify-access-token" not in h for h in shop.fake.download_headers)
+    assert instant(shop.cursor.read()["high_water"]) >= after(D3, 0) - shopify.OVERLAP
+
+
+def test_failed_bulk_operation_keeps_the_cursor(shop):
+    shop.cursor.put(high_water="2026-10-25T00:00:00Z", seen=[], pending={})
+    before = shop.cursor.read()
+    shop.fake.bulk_fail = "INTERNAL_SERVER_ERROR"
+    with pytest.raises(PullError, match="FAILED.*INTERNAL_SERVER_ERROR"):
+        shop.pull(D3)
+    assert shop.cursor.read() == before and not shop.landed(D3)
+
+
+def test_assemble_bulk_lines():
+    order = "gid://shopify/Order/1"
+    lines = [{"id": order, "refunds": [{"id": "gid://shopify/Refund/7", "createdAt": "2026-11-02T18:00:00Z"}]},
+             {"__typename": "OrderTransaction", "kind": "REFUND", "amountSet": {"shopMoney": {"amount": "5.0"}},
+              "__parentId": order},  # parented to the order, not the refund: goes to its only refund
+             {"__typename": "LineItem", "id": "gid://shopify/LineItem/11", "discountAllocations": [],
+              "__parentId": order},
+             {"__typename": "ShippingLine", "id": "gid://shopify/ShippingLine/12", "discountAllocations": [],
+              "__parentId": order},
+             {"__typename": "DiscountCodeApplication", "index": 0, "code": "X", "__parentId": order}]
+    [node] = assemble(lines)
+    assert node["refunds"][0]["transactions"]["nodes"][0]["kind"] == "REFUND"
+    assert len(node["lineItems"]["nodes"]) == len(node["shippingLines"]["nodes"]) == 1
+    assert node["discountApplications"]["nodes"][0]["code"] == "X"
