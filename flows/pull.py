@@ -63,10 +63,10 @@ def pull(source: str, ds: date | None = None, mode: str = "daily", fail_on_stopp
     for warning in record.warnings:
         log.warning(warning)
     for account in record.accounts:
-        if account.status == "stopped":
+        if account.status in ("stopped", "failed"):
             log.error("%s: %s", account.account_id, account.message)
     log.info("%s %s: %s", source, day, ", ".join(f"{n} {r} rows" for n, r in record.files.items()) or "no files")
-    if fail_on_stopped and record.stopped:
-        raise PullIncomplete(f"{len(record.stopped)} {source} account(s) need attention: "
-                             + "; ".join(f"{a.account_id}: {a.message}" for a in record.stopped))
+    if fail_on_stopped and (record.stopped or record.incomplete):
+        raise PullIncomplete("; ".join([*([record.incomplete] if record.incomplete else []), *(
+            f"{a.account_id} {a.status}: {a.message}" for a in record.stopped)]))
     return asdict(record)

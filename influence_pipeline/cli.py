@@ -224,6 +224,9 @@ def demo(
     days: Annotated[int, typer.Option(min=1, help="Days of sample data to generate and run.")] = 14,
     scale: Annotated[float, typer.Option(min=0.01, help="Volume multiplier.")] = 1.0,
     dirty_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Fraction of defective records.")] = 0.01,
+    pull: Annotated[bool, typer.Option("--pull", help="Fetch the platforms' and the shop's data from local fake APIs "
+                                       "serving the sample (as production pulls them) instead of dropping files.")]
+    = False,
 ) -> None:
     """Generate sample data into the data dir, run the nightly flow for every day, and summarise the outputs."""
     _quiet_prefect()
@@ -236,8 +239,19 @@ def demo(
             console.print(f"INFLUENCE_PII_KEY is not set: created a random dev key at [bold]{key_file}[/bold] "
                           "(set INFLUENCE_PII_KEY in production).")
     first = _parse_date(start, "--start")
-    _generate(settings.landing_dir, first, days, scale, 42, dirty_rate)
-    summaries = _run_days([first + timedelta(days=i) for i in range(days)])
+    dates = [first + timedelta(days=i) for i in range(days)]
+    if pull:
+        from influence_pipeline.pull_cli import pull_sample
+
+        # What the fake platforms serve (whole records: an API sends no truncated lines), and the same sample with
+        # its defects for the files that still arrive as files; landing/ gets only what is delivered or pulled.
+        world, delivered = settings.data_dir / "sample-apis", settings.data_dir / "sample-delivered"
+        _generate(world, first, days, scale, 42, 0.0)
+        _generate(delivered, first, days, scale, 42, dirty_rate)
+        pull_sample(world, delivered, settings.data_dir, dates)
+    else:
+        _generate(settings.landing_dir, first, days, scale, 42, dirty_rate)
+    summaries = _run_days(dates)
     from influence_pipeline.summary import print_demo_summary
 
     print_demo_summary(console, settings, summaries)

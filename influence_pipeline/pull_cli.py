@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,7 +23,8 @@ def pull(
                                       "day's files; run it every few hours, stories vanish after 24 h).")] = "daily",
 ) -> None:
     """Pull one source from its API into landing/<source>/<date>/, the files a delivered export would be, plus a
-    _pull.json saying which accounts were read, how, and which need a human (exit 1 if any)."""
+    _pull.json saying which accounts were read, how, and which need a human (exit 1 if any, or if the source
+    stopped early)."""
     from influence_pipeline.flows.pull import pull as pull_flow
     from influence_pipeline.sources.api.client import PullError
     from influence_pipeline.sources.api.pull import PULLERS
@@ -43,7 +46,9 @@ def pull(
                           f"{account['message']}", highlight=False, soft_wrap=True)
     for warning in record["warnings"]:
         console.print(f"  [yellow]warning[/yellow] {warning}", highlight=False, soft_wrap=True)
-    if any(a["status"] == "stopped" for a in record["accounts"]):
+    if record["incomplete"]:
+        console.print(f"  [bold red]incomplete[/bold red] {record['incomplete']}", highlight=False, soft_wrap=True)
+    if record["incomplete"] or any(a["status"] in ("stopped", "failed") for a in record["accounts"]):
         raise typer.Exit(1)
 
 
@@ -69,3 +74,32 @@ def connect(
     store = TokenStore(settings.token_store_path)
     store.put(platform, account, token)
     console.print(f"stored the {platform} token of {account} in {store.path}", highlight=False)
+
+
+def pull_sample(world: Path, delivered: Path, data_dir: Path, dates: list[date]) -> None:
+    """The demo's pulls: serve the sample in `world` through the fake APIs (one Instagram and YouTube creator in five
+    not connected, to show both access models), pull every source for each date into `data_dir`, print a summary."""
+    from rich.table import Table
+
+    from influence_pipeline.fake_api.sample_apis import sample_apis
+
+    totals: dict[str, dict[str, int]] = {}
+    with sample_apis(world, data_dir, dates[0], public_every=5, delivered_dir=delivered) as apis:
+        console.print(f"fake APIs on {apis.server.base_url('')}: pulling {len(dates)} days of 4 sources")
+        for day in dates:
+            for record in apis.pull_day(day):
+                total = totals.setdefault(record.source, {"rows": 0, "requests": 0, "retries": 0})
+                total["rows"] += sum(record.files.values())
+                total["requests"] += record.requests
+                total["retries"] += record.retries
+                for account in record.accounts:
+                    total[account.status] = total.get(account.status, 0) + 1
+    table = Table(title="pulled from the fake APIs: rows landed, requests, account-days by status")
+    for column in ("source", "rows", "requests", "retries", "ok", "partial", "stopped", "failed", "skipped"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    for source, total in totals.items():
+        table.add_row(source, *(str(total.get(k, 0)) for k in ("rows", "requests", "retries", "ok", "partial",
+                                                               "stopped", "failed", "skipped")))
+    console.print(table)
+    console.print("partial: read publicly (Business Discovery, YouTube Data API); insights need the creator's "
+                  "authorisation. Each landing day's _pull.json lists accounts, endpoints and API versions.")

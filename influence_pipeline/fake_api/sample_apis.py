@@ -41,12 +41,13 @@ class SampleApis:
     world: SampleWorld
     settings: ApiSettings
     public: dict[str, list[str]] = field(default_factory=dict)  # platform -> accounts read without a creator token
+    delivered_dir: Path | None = None  # where the delivered files come from (default: the world)
 
     def pull_day(self, day: date) -> list[PullRecord]:
         """Deliver the day's files and pull every source for `day`, each at its usual time."""
         landing = self.settings.landing_dir
         for folder in DELIVERED:
-            source = self.world.landing_dir / folder / day.isoformat()
+            source = (self.delivered_dir or self.world.landing_dir) / folder / day.isoformat()
             if source.exists():
                 shutil.copytree(source, landing / folder / day.isoformat(), dirs_exist_ok=True)
         self.world.day = day
@@ -75,9 +76,12 @@ def _connect(store: TokenStore, tiktok: FakeTikTok, landing: Path, day: date, no
 
 
 @contextmanager
-def sample_apis(world_dir: Path, data_dir: Path, first_day: date, public_every: int = 0) -> Iterator[SampleApis]:
+def sample_apis(world_dir: Path, data_dir: Path, first_day: date, public_every: int = 0,
+                delivered_dir: Path | None = None) -> Iterator[SampleApis]:
     """Serve the sample landing dir `world_dir` through the four fake APIs, with the creators of its first day's
-    roster connected in `data_dir`'s token store, and settings pointing the pulls at the server."""
+    roster connected in `data_dir`'s token store, and settings pointing the pulls at the server. The world must be
+    clean (`dirty_rate` 0): an API answers with whole records, never an export's truncated line; the delivered files
+    (roster, web events, signups) may come with their defects from `delivered_dir`, a sample of the same seed."""
     world = SampleWorld(world_dir, first_day)
     roster = world_dir / "roster" / first_day.isoformat()
     shutil.copytree(roster, data_dir / "landing" / "roster" / first_day.isoformat(), dirs_exist_ok=True)
@@ -101,4 +105,4 @@ def sample_apis(world_dir: Path, data_dir: Path, first_day: date, public_every: 
             youtube_oauth_token_url=server.base_url("/youtube/oauth") + "/token", youtube_api_key=YT_KEY,
             google_client_id=GOOGLE_ID, google_client_secret=GOOGLE_SECRET,
             shopify_api_base_url=server.base_url("/shopify"), shopify_access_token=SHOP_TOKEN)
-        yield SampleApis(server, world, settings, public)
+        yield SampleApis(server, world, settings, public, delivered_dir)

@@ -64,7 +64,15 @@ class SampleWorld:
         path = self.path(source, name, day)
         if not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        records = []
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:  # a truncated line is a defect of the export file, not something a platform serves
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        return records
 
     def csv(self, source: str, name: str, day: date | None = None) -> list[dict[str, str]]:
         path = self.path(source, name, day)

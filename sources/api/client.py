@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import stamina
+import stamina.instrumentation
 
 log = logging.getLogger("influence_pipeline.pull")
 
@@ -123,6 +124,9 @@ class ApiClient:
         self.classifier = classifier
         self.policy = policy or RetryPolicy()
         self.stats = CallStats()
+        # stamina's own hook logs a bare "stamina.retry_scheduled" per retry; _backoff logs one line saying what
+        # failed and when the next try is, with the credential redacted.
+        stamina.instrumentation.set_on_retry_hooks([])
         self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers or {}, timeout=timeout,
                                   follow_redirects=False)
 
@@ -141,7 +145,10 @@ class ApiClient:
         self.stats.retries += 1
         if exc.retry_after is not None:
             # The platform said how long; a little jitter keeps parallel pulls from returning in lockstep.
-            return min(self.policy.wait_max, exc.retry_after) + random.uniform(0, self.policy.wait_jitter)
+            wait = min(self.policy.wait_max, exc.retry_after) + random.uniform(0, self.policy.wait_jitter)
+            log.info("%s; retrying in %.1f s (the platform's wait)", exc, wait)
+            return wait
+        log.info("%s; retrying with backoff", exc)
         return True
 
     def request(self, method: str, path: str, *, params: dict | None = None, json: object = None,

@@ -187,6 +187,10 @@ def pull(settings: ApiSettings, ds: date, *, now: datetime, policy: RetryPolicy,
     keys = {"users.ndjson": "id", "media.ndjson": "id", "media_insights.ndjson": "media_id",
             "story_insights.ndjson": "media_id"}
     names = keys if mode == "daily" else ("media.ndjson", "story_insights.ndjson")
+    if not any(a.status in ("ok", "partial") for a in record.accounts):
+        # Nothing was read: no file, so the day reads as "not delivered" (a warning, late data picked up later),
+        # not as a delivery of zero rows.
+        return record
     for name in names:
         record.files[name] = merge_ndjson(landing_file(settings.landing_dir, SOURCE, ds, name),
                                           collected.get(name, []), keys[name])
@@ -216,7 +220,7 @@ def _pull_account(reader: _Reader, account: RosterAccount, token: Token | None, 
     except QuotaExhausted as exc:
         return AccountOutcome(ig_id, access, "skipped", f"quota exhausted: {exc}")
     except PullError as exc:  # retries spent or an unexpected answer: nothing a human must renew
-        return AccountOutcome(ig_id, access, "skipped", f"not read: {exc}")
+        return AccountOutcome(ig_id, access, "failed", f"not read: {exc}")
     for name, part in rows.items():
         collected.setdefault(name, []).extend(part)
     if token is None:

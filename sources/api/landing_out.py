@@ -63,12 +63,15 @@ def write_csv(path: Path, columns: Sequence[str], rows: Sequence[dict]) -> int:
 
 @dataclass
 class AccountOutcome:
-    """How one account's pull went: `ok`, `partial` (some metrics withheld or not accessible) or `stopped` (a human
-    must act: the message says what), and whether it was read with the creator's token or publicly."""
+    """How one account's pull went, and whether it was read with the creator's token or publicly:
+    - `ok`; `partial`: some metrics withheld by the platform or not accessible without the creator's token;
+    - `stopped`: a human must act (renew or grant a token, fix the roster): the message says what;
+    - `failed`: the platform kept failing (retries spent, an answer we could not read): the next pull may succeed;
+    - `skipped`: not attempted (not connected on a platform with no public route, a spent quota)."""
 
     account_id: str
     access: str  # creator | public | none
-    status: str  # ok | partial | stopped | skipped
+    status: str  # ok | partial | stopped | failed | skipped
     message: str = ""
 
 
@@ -90,7 +93,8 @@ class PullRecord:
 
     @property
     def stopped(self) -> list[AccountOutcome]:
-        return [a for a in self.accounts if a.status == "stopped"]
+        """Accounts whose data did not land for a reason someone should look at (not the by-design skips)."""
+        return [a for a in self.accounts if a.status in ("stopped", "failed")]
 
 
 def utc_stamp(moment: datetime) -> str:

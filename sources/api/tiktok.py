@@ -191,8 +191,9 @@ def pull(settings: ApiSettings, ds: date, *, now: datetime, policy: RetryPolicy,
             except (PullError, KeyError, TypeError, ValueError) as exc:
                 # a malformed answer (KeyError & co.) ends this account, not the whole pull
                 message = _outcome_message(exc)
-                log.warning("tiktok:%s: stopped: %s", username, message)
-                record.accounts.append(AccountOutcome(account.account_id, "creator", "stopped", message))
+                status = "stopped" if isinstance(exc, AccessError) else "failed"
+                log.warning("tiktok:%s: %s: %s", username, status, message)
+                record.accounts.append(AccountOutcome(account.account_id, "creator", status, message))
                 continue
             users.append(user)
             videos += account_videos

@@ -232,7 +232,7 @@ class _Run:
                 rec.accounts.append(AccountOutcome(cid, "none", "skipped", str(exc)))
                 continue
             except PullError as exc:
-                rec.accounts.append(AccountOutcome(cid, "public", "skipped", str(exc)))
+                rec.accounts.append(AccountOutcome(cid, "public", "failed", str(exc)))
                 continue
             pulled += 1
             rows = [m.video_row(rep, v, None) for v in videos]
