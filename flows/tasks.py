@@ -20,7 +20,7 @@ from influence_pipeline.schemas.raw import BY_NAME as RAW_DATASETS, PARTITION_CO
 from influence_pipeline.schemas.row_rules import reference_targets, row_rules
 from influence_pipeline.sinks.lake import write_partition, write_whole
 from influence_pipeline.sinks.warehouse import connect_warehouse
-from influence_pipeline.sources.ingest import IngestResult, ingest_dataset, scan_raw
+from influence_pipeline.sources.ingest import IngestResult, ingest_dataset, landing_path, scan_raw
 from influence_pipeline.sources.landing import LandingFileError
 from influence_pipeline.transforms.quarantine import BatchCheck, check_batch, same_day_references
 from influence_pipeline.transforms.staging.registry import BY_NAME as STAGING_MODELS
@@ -51,7 +51,12 @@ def ingest(dataset: str, ds: date, ctx: RunContext) -> IngestResult:
     result: IngestResult = ingest_dataset(RAW_DATASETS[dataset], ctx.landing_dir, ctx.lake_dir, ds, ctx.run_id,
                                           ctx.pii_key, ctx.rules.full_snapshots.min_ratio)
     log = get_run_logger()
-    if result.status == "missing":
+    delivered_instead = [alt for alt in RAW_DATASETS[dataset].alternatives
+                         if landing_path(ctx.landing_dir, RAW_DATASETS[alt], ds)[0].exists()]
+    if result.status == "missing" and delivered_instead:
+        # A shop measured with GA4 sends no tracker file, and the other way round: nothing is late or lost.
+        log.info("%s: no landing file %s (%s delivered instead)", dataset, result.file, ", ".join(delivered_instead))
+    elif result.status == "missing":
         log.warning("%s: no landing file %s", dataset, result.file)
     else:
         log.info("%s: %s (%d rows from %s)", dataset, result.status, result.rows, result.file)

@@ -121,6 +121,12 @@ class Contract:
         return self.custom.get("landingFile")
 
     @property
+    def alternatives(self) -> tuple[str, ...]:
+        """Raw datasets that deliver the same facts another way (the tracker's web events or GA4's export): a day
+        missing this file is expected when one of them arrived. The contract's custom property `alternativeTo`."""
+        return tuple(self.custom.get("alternativeTo", ()))
+
+    @property
     def partition_column(self) -> str | None:
         return self.custom.get("partitionColumn")
 

@@ -51,6 +51,7 @@ class RawDataset:
     file: str  # file name inside landing/<source>/<date>/
     fields: tuple[RawField, ...] = field(default_factory=tuple)
     full_snapshot: bool = False  # each delivery replaces the whole dataset (the contract's fullSnapshot)
+    alternatives: tuple[str, ...] = ()  # datasets delivering the same facts another way (the contract's alternativeTo)
 
     @property
     def fmt(self) -> str:
@@ -69,7 +70,8 @@ def _raw_dataset(contract: Contract) -> RawDataset:
     source, _, file = contract.landing_file.split("/")
     fields = tuple(RawField(p.name, p.json_path if "jsonPath" in p.custom else (), pii=p.is_pii,
                             nested=p.logical_type in ("array", "object")) for p in contract.properties)
-    return RawDataset(contract.name, source, file, fields, full_snapshot=contract.is_full_snapshot)
+    return RawDataset(contract.name, source, file, fields, full_snapshot=contract.is_full_snapshot,
+                      alternatives=contract.alternatives)
 
 
 #: One raw table per landing file, derived from the raw contracts (data_contracts/raw/*.odcs.yaml).

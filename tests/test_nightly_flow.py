@@ -98,10 +98,14 @@ def _assert_bi_copy(copy: Path, warehouse: Path) -> None:
         assert con.execute("SELECT count(*) FROM marts.campaign_scorecard").fetchone()[0] > 0
 
 
-def test_nightly_writes_lake_and_duckdb_and_a_rerun_changes_nothing(prefect_harness, data_dir):
+def test_nightly_writes_lake_and_duckdb_and_a_rerun_changes_nothing(prefect_harness, data_dir, caplog):
     from influence_pipeline.flows.nightly import nightly
 
     summary = nightly(ds=DS)
+    # The fixture shop sends the tracker's file and no GA4 export: its alternative, so no warning about GA4.
+    assert summary.ingested["ga4_events"]["status"] == "missing"
+    assert "ga4_events: no landing file ga4/2026-11-02/events.ndjson (web_events delivered instead)" in caplog.text
+    assert not [r for r in caplog.records if r.levelname == "WARNING" and "ga4_events" in r.getMessage()]
     assert summary.ingested["web_events"] == {"status": "loaded", "rows": 7,
                                               "file": f"web_events/{FIXTURE_DATE}/events.ndjson"}
     assert summary.staged["stg_web_events"] == 4  # 7 lines: 1 malformed, 1 duplicate, 1 dated 2099
@@ -134,7 +138,9 @@ def test_nightly_writes_lake_and_duckdb_and_a_rerun_changes_nothing(prefect_harn
     _assert_bi_copy(data_dir / "bi" / "warehouse.duckdb", warehouse)
 
     again = nightly(ds=DS)
-    assert {info["status"] for info in again.ingested.values()} == {"skipped"}
+    # every delivered file is skipped; the fixtures are a tracker shop, so the GA4 export stays missing
+    assert {info["status"] for name, info in again.ingested.items() if name != "ga4_events"} == {"skipped"}
+    assert again.ingested["ga4_events"]["status"] == summary.ingested["ga4_events"]["status"] == "missing"
     assert _lake_digest(lake) == first_lake
     assert _warehouse_rows(warehouse) == first_rows
 

@@ -14,7 +14,7 @@ from influence_pipeline.schemas.raw import DATASETS
 from influence_pipeline.schemas.row_rules import row_rules
 from influence_pipeline.sources.ingest import ingest_dataset, scan_raw
 from influence_pipeline.transforms.quarantine import check_batch, same_day_references
-from tests.conftest import TEST_PII_KEY
+from tests.conftest import FIXTURE_DATE, FIXTURES, TEST_PII_KEY
 
 DS = date(2026, 11, 1)
 
@@ -25,6 +25,10 @@ def dirty_landing(tmp_path_factory):
 
     landing = tmp_path_factory.mktemp("dirty") / "landing"
     generate(landing, DS, 1, scale=0.2, seed=7, dirty_rate=0.05)
+    # the sample shop has no GA4 export: the GA4 fixture's (a few events of each kind, defects included) joins it
+    ga4 = landing / "ga4" / DS.isoformat() / "events.ndjson"
+    ga4.parent.mkdir(parents=True)
+    shutil.copyfile(FIXTURES / "ga4" / "landing" / "ga4" / FIXTURE_DATE / "events.ndjson", ga4)
     return landing
 
 

@@ -25,6 +25,7 @@ from influence_pipeline.transforms.staging.common import (
     utm_columns,
     with_landing_date,
 )
+from influence_pipeline.transforms.staging.ga4 import stage_ga4_events
 
 _REFUNDS = pl.List(pl.Struct({"id": pl.String, "created_at": pl.String,
                               "transactions": pl.List(pl.Struct({"amount": pl.String, "kind": pl.String}))}))
@@ -35,8 +36,10 @@ def _id(name: str) -> pl.Expr:
     return pl.col(name).str.strip_chars()
 
 
-def build_stg_web_events(raw: pl.LazyFrame, landing_date: date) -> pl.LazyFrame:
-    """Tracker events.ndjson → one row per event (a re-sent event_id is kept once, the first line wins)."""
+def build_stg_web_events(raw: pl.LazyFrame, ga4_raw: pl.LazyFrame, landing_date: date) -> pl.LazyFrame:
+    """Tracker events.ndjson and GA4 export events.ndjson → one row per event (within each source a repeated
+    event_id is kept once, the first line wins): the tracker's events, then GA4's (transforms/staging/ga4.py). The two
+    never share an id (tracker UUIDs vs GA4 UUID5s); _source_file tells them apart."""
     url = pl.col("page_url").str.strip_chars()
     referrer = blank_to_null(pl.col("referrer"))
     staged = parsed_rows(raw).select(
@@ -49,7 +52,7 @@ def build_stg_web_events(raw: pl.LazyFrame, landing_date: date) -> pl.LazyFrame:
         *LINEAGE,
     )
     first = staged.sort("_row_number").unique(subset=["event_id"], keep="first", maintain_order=True)
-    return with_landing_date(first, landing_date)
+    return with_landing_date(pl.concat([first, stage_ga4_events(ga4_raw)], how="vertical"), landing_date)
 
 
 def build_stg_orders(raw: pl.LazyFrame, landing_date: date) -> pl.LazyFrame:
