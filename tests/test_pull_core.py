@@ -136,11 +136,32 @@ def test_merge_keeps_what_an_earlier_pull_saw(tmp_path):
         {"id": "1", "reach": 5}, {"id": "2", "reach": 9}, {"id": "3", "reach": 1}]
 
 
-def test_pull_record_counts_the_pulls_of_a_day(tmp_path):
-    for _ in range(2):
-        write_pull_record(tmp_path, PullRecord("instagram", "2026-11-02", "v24.0", "2026-11-02T02:00:00+0000"))
+def test_pull_record_keeps_the_earlier_pulls_of_a_day(tmp_path):
+    for hour in ("02", "06", "10"):
+        write_pull_record(tmp_path, PullRecord("instagram", "2026-11-02", "v24.0", f"2026-11-02T{hour}:00:00+0000"))
     record = read_pull_record(tmp_path, "instagram", date(2026, 11, 2))
-    assert record["pulls"] == 2 and record["source"] == "instagram"
+    assert record["pulls"] == 3 and record["source"] == "instagram" and record["fetched_at"].startswith("2026-11-02T10")
+    assert [r["fetched_at"][11:13] for r in record["earlier"]] == ["06", "02"]
+    assert all("earlier" not in r for r in record["earlier"])
+
+
+def test_token_store_updates_from_two_processes_keep_both(tmp_path):
+    import multiprocessing
+
+    store = TokenStore.in_data_dir(tmp_path)
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_put_many, args=(store.path, platform)) for platform in ("tiktok", "youtube")]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert len(store.accounts("tiktok")) == len(store.accounts("youtube")) == 40
+
+
+def _put_many(path, platform):
+    store = TokenStore(path)
+    for n in range(40):
+        store.put(platform, f"a{n}", Token(f"t{n}"))
 
 
 def test_roster_accounts_take_the_latest_roster_and_normalise_platforms(tmp_path):

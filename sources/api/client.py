@@ -49,6 +49,25 @@ class QuotaExhausted(PullError):
     """A daily or hourly budget is spent: the source stops for this run; nothing retried can succeed before reset."""
 
 
+#: What reading one account can raise besides a PullError: an answer in a shape we did not expect (a missing key, a
+#: list where an object was documented, a timestamp we cannot parse). Caught per account, so one odd record costs that
+#: account, never the accounts already read.
+MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError)
+
+
+def malformed_message(platform: str, exc: BaseException) -> str:
+    """A message for an answer we could not read; the exception's type and key only (its text could quote a value)."""
+    detail = f" {exc.args[0]!r}" if isinstance(exc, KeyError) and exc.args else ""
+    return f"{platform}: unexpected answer ({type(exc).__name__}{detail}): the next pull tries again"
+
+
+def expect_object(body: object, where: str) -> dict:
+    """`body` when it is a JSON object; else a PullError naming the endpoint (an HTML error page, a bare list)."""
+    if not isinstance(body, dict):
+        raise PullError(f"{where}: expected a JSON object, got {type(body).__name__}")
+    return body
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` with every known secret value, credential-named query parameter and bearer token replaced by `***`."""
     for secret in secrets:
@@ -112,6 +131,14 @@ class CallStats:
     statuses: dict[int, int] = field(default_factory=dict)
 
 
+def _quiet_libraries() -> None:
+    """stamina's own hook logs a bare "stamina.retry_scheduled" per retry (ApiClient._backoff logs one line saying
+    what failed and when the next try is); httpx logs every URL at INFO, and a Shopify bulk result URL is signed."""
+    if stamina.instrumentation.get_on_retry_hooks():
+        stamina.instrumentation.set_on_retry_hooks([])
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
+
+
 class ApiClient:
     """A platform's HTTP client. Credentials travel in headers only, so no URL that httpx or a proxy logs holds one;
     every error message is redacted of the secrets the client was given."""
@@ -124,9 +151,7 @@ class ApiClient:
         self.classifier = classifier
         self.policy = policy or RetryPolicy()
         self.stats = CallStats()
-        # stamina's own hook logs a bare "stamina.retry_scheduled" per retry; _backoff logs one line saying what
-        # failed and when the next try is, with the credential redacted.
-        stamina.instrumentation.set_on_retry_hooks([])
+        _quiet_libraries()
         self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers or {}, timeout=timeout,
                                   follow_redirects=False)
 

@@ -102,11 +102,21 @@ def utc_stamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
+#: How many earlier pulls of a day `_pull.json` keeps below the latest (a stories pull every 4 h, reruns).
+KEEP_EARLIER = 20
+
+
 def write_pull_record(landing_dir: Path, record: PullRecord) -> Path:
+    """Write `record` as the day's latest pull; the earlier pulls of the day stay below it, newest first, so a stories
+    pull does not hide what the daily pull's accounts said."""
     path = landing_file(landing_dir, record.source, date.fromisoformat(record.landing_date), PULL_RECORD)
+    earlier: list[dict] = []
     if path.exists():
-        record.pulls = json.loads(path.read_text()).get("pulls", 0) + 1
-    return write_atomic(path, json.dumps(asdict(record), indent=1, ensure_ascii=False) + "\n")
+        previous = json.loads(path.read_text())
+        record.pulls = previous.get("pulls", 0) + 1
+        earlier = [{k: v for k, v in previous.items() if k != "earlier"}, *previous.get("earlier", [])]
+    payload = {**asdict(record), "earlier": earlier[:KEEP_EARLIER]}
+    return write_atomic(path, json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
 
 
 def read_pull_record(landing_dir: Path, source: str, ds: date) -> dict | None:

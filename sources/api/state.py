@@ -7,8 +7,11 @@ crash after the platform rotated it must not leave us holding only the old, now 
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -44,7 +47,7 @@ class CursorStore:
         _write_private(self.path, {**self.read(), **values})
 
 
-def _utc(stamp: str) -> datetime:
+def utc_instant(stamp: str) -> datetime:
     """A stored expiry; one written without an offset (by hand, by another tool) is taken as UTC."""
     moment = datetime.fromisoformat(stamp)
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
@@ -61,10 +64,10 @@ class Token:
     extra: dict = field(default_factory=dict)  # platform ids the token unlocks (TikTok open_id, an IG user id)
 
     def expires_within(self, now: datetime, days: float) -> bool:
-        return self.expires_at is not None and _utc(self.expires_at) <= now + timedelta(days=days)
+        return self.expires_at is not None and utc_instant(self.expires_at) <= now + timedelta(days=days)
 
     def expired(self, now: datetime) -> bool:
-        return self.expires_at is not None and _utc(self.expires_at) <= now
+        return self.expires_at is not None and utc_instant(self.expires_at) <= now
 
     def __repr__(self) -> str:  # a token printed in a traceback or a log must not leak
         return f"Token(expires_at={self.expires_at!r}, has_refresh={self.refresh_token is not None})"
@@ -91,12 +94,26 @@ class TokenStore:
     def accounts(self, platform: str) -> list[str]:
         return sorted(self._all().get(platform, {}))
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Every platform's pull and `influence connect` update this one file: read-change-write under a flock, or a
+        YouTube refresh could write back a TikTok refresh token that TikTok has just rotated away."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
     def put(self, platform: str, account_id: str, token: Token) -> None:
-        everything = self._all()
-        everything.setdefault(platform, {})[account_id] = asdict(token)
-        _write_private(self.path, everything)
+        with self._locked():
+            everything = self._all()
+            everything.setdefault(platform, {})[account_id] = asdict(token)
+            _write_private(self.path, everything)
 
     def remove(self, platform: str, account_id: str) -> None:
-        everything = self._all()
-        everything.get(platform, {}).pop(account_id, None)
-        _write_private(self.path, everything)
+        with self._locked():
+            everything = self._all()
+            everything.get(platform, {}).pop(account_id, None)
+            _write_private(self.path, everything)
