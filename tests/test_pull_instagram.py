@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from influence_pipeline.fake_api.instagram import FakeInstagram
-from influence_pipeline.fake_api.server import FakeApiServer, SampleWorld
+from influence_pipeline.fake_api.server import FakeApiServer, FakeResponse, SampleWorld
 from influence_pipeline.sample import generate
-from influence_pipeline.sources.api import instagram_map as m
+from influence_pipeline.sources.api import instagram_map as ig_map
 from influence_pipeline.sources.api.accounts import roster_accounts
 from influence_pipeline.sources.api.client import AccessError, QuotaExhausted, TransientError
 from influence_pipeline.sources.api.config import ApiSettings
@@ -246,7 +246,7 @@ def test_a_long_business_use_case_wait_exhausts_the_quota(tmp_path, world_dir):
 
 def _answer(body: dict, status: int = 400, headers: dict | None = None):
     response = httpx.Response(status, json=body, headers=headers or {})
-    return m.graph_error(response, response.json())
+    return ig_map.graph_error(response, response.json())
 
 
 def _err(code: int, sub: int | None = None, message: str = "x") -> dict:
@@ -260,7 +260,7 @@ def test_graph_errors_are_sorted_by_what_a_human_must_do():
         assert isinstance(error, AccessError) and word in str(error) and "reconnect" in str(error)
     assert isinstance(_answer(_err(10)), AccessError) and isinstance(_answer(_err(200)), AccessError)
     assert isinstance(_answer(_err(10, message="(#10) Not enough viewers for the media to show insights")),
-                      m.GraphError)
+                      ig_map.GraphError)
     buc = {"x-business-use-case-usage": json.dumps({"1": [{"type": "instagram", "call_count": 100,
                                                            "estimated_time_to_regain_access": 2}]})}
     slow = _answer(_err(80002), headers=buc)
@@ -269,7 +269,7 @@ def test_graph_errors_are_sorted_by_what_a_human_must_do():
     long = {"x-business-use-case-usage": buc["x-business-use-case-usage"].replace('": 2}', '": 60}')}
     assert isinstance(_answer(_err(17), headers=long), QuotaExhausted)
     assert isinstance(_answer({}, 503), TransientError)
-    assert isinstance(_answer(_err(100, 33)), m.GraphError) and _answer(_err(100, 33)).code == 100
+    assert isinstance(_answer(_err(100, 33)), ig_map.GraphError) and _answer(_err(100, 33)).code == 100
     assert _answer({"id": "1"}, 200) is None
 
 
@@ -284,3 +284,52 @@ def test_a_handle_business_discovery_cannot_find_stops_that_account(tmp_path, wo
         outcome = next(a for a in record.accounts if a.account_id == public)
         assert outcome.status == "stopped" and "no_such_handle" in outcome.message and "roster" in outcome.message
         assert all(a.status == "ok" for a in record.accounts if a.account_id != public)
+
+
+def test_a_malformed_media_record_costs_that_record_only(tmp_path, world_dir):
+    expected = _expected(world_dir, set(_ids(world_dir)))
+    feed = [r for r in expected["media.ndjson"] if r["media_product_type"] != "STORY"]
+    odd, undated = feed[0], feed[-1]
+    garbled = {odd["id"]: {"timestamp": "yesterday"}, undated["id"]: {"timestamp": None}}
+    with _pulling(tmp_path, world_dir, garbled=garbled) as (settings, fake, server):
+        record = pull_source("instagram", settings, DS, now=NOW)
+        assert record.files  # the pull wrote its files and its record: no account lost
+        landed = {r["id"] for r in _pulled(settings, "media.ndjson")}
+        assert odd["id"] not in landed and undated["id"] not in landed
+        assert landed == {r["id"] for r in expected["media.ndjson"]} - {odd["id"], undated["id"]}
+        by_id = {a.account_id: a for a in record.accounts}
+        for owner in {odd["owner"]["id"], undated["owner"]["id"]}:
+            assert by_id[owner].status == "partial" and "unreadable media records left out" in by_id[owner].message
+        assert sum("a media record left out" in w for w in record.warnings) == 2
+
+
+def test_an_unreadable_answer_fails_that_account_only(tmp_path, world_dir, monkeypatch):
+    ids = _ids(world_dir)
+    with _pulling(tmp_path, world_dir) as (settings, fake, server):
+        real_user = fake._user
+
+        def odd_user(request, user, media, edge, token):  # the first account's feed `data` is an object
+            if user["id"] == ids[0] and edge == "media":
+                return FakeResponse(200, {"data": {"id": "1"}})
+            return real_user(request, user, media, edge, token)
+
+        monkeypatch.setattr(fake, "_user", odd_user)
+        record = pull_source("instagram", settings, DS, now=NOW)
+        assert record.accounts[0].status == "failed" and "unexpected answer (TypeError)" in record.accounts[0].message
+        assert all(a.status == "ok" for a in record.accounts[1:])
+        _assert_round_trip(settings, world_dir, set(ids[1:]))
+
+
+def test_insights_values_of_an_odd_shape_are_left_absent():
+    body = {"data": [{"name": "reach", "values": ["12"]}, {"name": "saved", "values": [{"value": 3}]}]}
+    assert ig_map.metric_values(body) == {"saved": 3}
+
+
+def test_a_rate_limit_outlasting_the_retries_stops_the_source(tmp_path, world_dir):
+    with _pulling(tmp_path, world_dir, rate_limit_next=10_000) as (settings, fake, server):
+        record = pull_source("instagram", settings, DS, now=NOW)
+        first, *rest = record.accounts
+        assert first.status == "failed" and "rate limit" in first.message
+        assert rest and {a.status for a in rest} == {"skipped"}
+        assert all(a.message == record.incomplete for a in rest) and "rate limited" in record.incomplete
+        assert len(server.requests) == record.requests <= 6  # one account's retries, not every account's

@@ -1,15 +1,17 @@
-"""Shopify pull against the fake Admin GraphQL API on a real local HTTP server: round trip of two days, pages,
-THROTTLED and proactive pacing, the cursor (moves only after the file is written, overlap without duplicates,
-replay of a past day), journeys attributed late, a refused token, and the pure GraphQL -> REST mapping."""
+"""Shopify pull against the fake Admin GraphQL API on a real local HTTP server: round trip of two days, pages (and
+their end), THROTTLED and proactive pacing, the cursor (moves only after the file is written, overlap without
+duplicates, replay of a past day), malformed answers and orders, journeys attributed late, a refused token, the bulk
+query derived from the paged one, and the pure GraphQL -> REST mapping."""
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from influence_pipeline.fake_api.server import FakeApiServer, SampleWorld
+from influence_pipeline.fake_api.server import FakeApiServer, FakeResponse, SampleWorld
 from influence_pipeline.fake_api.shopify import FakeShopify, graphql_order
 from influence_pipeline.sample import generate
 from influence_pipeline.sources.api import shopify
@@ -17,7 +19,7 @@ from influence_pipeline.sources.api.client import AccessError, PullError, RetryP
 from influence_pipeline.sources.api.config import ApiSettings
 from influence_pipeline.sources.api.landing_out import read_ndjson, read_pull_record
 from influence_pipeline.sources.api.pull import pull_source
-from influence_pipeline.sources.api.shopify_bulk import assemble
+from influence_pipeline.sources.api.shopify_bulk import BULK_ORDERS, assemble, bulk_selection
 from influence_pipeline.sources.api.shopify_map import discount_codes, gid_int, money, order_record, path_and_query
 from influence_pipeline.sources.api.state import CursorStore
 
@@ -112,6 +114,40 @@ def test_pages(shop):
     assert len(shop.landed(D1)) == rows
 
 
+def _pages(info):  # an `orders` answer without orders, its page info `info(after)`
+    return lambda variables: ({"orders": {"pageInfo": info(variables.get("after")), "nodes": []}}, 2)
+
+
+@pytest.mark.parametrize("attribute, answer, message", [  # what the fake answers -> what the PullError says
+    ("_orders", _pages(lambda after: {"hasNextPage": True, "endCursor": None}), "missing endCursor"),
+    ("_orders", _pages(lambda after: {"hasNextPage": True, "endCursor": "same"}), "repeated endCursor"),
+    ("_orders", _pages(lambda after: {"hasNextPage": True, "endCursor": (after or "") + "x"}), "more than 3 pages"),
+    ("handle", lambda request: FakeResponse(200, raw=b"<html>maintenance</html>"), "PullOrders: expected a JSON"),
+    ("handle", lambda request: FakeResponse(200, [1]), "PullOrders: expected a JSON object, got list"),
+    ("handle", lambda request: FakeResponse(200, {"data": {"orders": {"nodes": []}}}), "PullOrders: answer without"),
+])
+def test_a_broken_answer_stops_the_pull(shop, monkeypatch, attribute, answer, message):
+    monkeypatch.setattr(shopify, "MAX_PAGES", 3)  # Shopify saying `hasNextPage` forever must not loop forever
+    setattr(shop.fake, attribute, answer)
+    with pytest.raises(PullError, match=message):
+        pull_source("shopify", shop.settings, D1, now=after(D1))
+    assert message in read_pull_record(shop.settings.landing_dir, "shopify", D1)["incomplete"]
+    assert shop.fake.operations.count("PullOrders") <= 3 and not shop.cursor.path.exists() and not shop.landed(D1)
+
+
+def test_malformed_order_is_skipped_with_a_warning(shop):
+    bad = [r["id"] for r in shop.truth(D1)][:3]
+    breaks = {bad[0]: lambda n: n.pop("updatedAt"), bad[1]: lambda n: n.update(id=None),
+              bad[2]: lambda n: n["totalPriceSet"]["shopMoney"].update(amount="12,50")}
+    node = shop.fake._node
+    shop.fake._node = lambda row: [out := node(row), breaks.get(row["id"], len)(out)][0]  # serve them broken
+    record = shop.pull(D1)
+    assert any(w.startswith("3 order node(s) skipped") for w in record.warnings)
+    truth = {k for k in by_version(shop.truth(D1)) if k[0] not in bad}
+    assert set(by_version(shop.landed(D1))) == truth  # the rest landed and the cursor moved past the bad ones
+    assert instant(shop.cursor.read()["high_water"]) >= after(D1, 0) - shopify.OVERLAP
+
+
 def test_throttled_then_success(shop):
     shop.fake.throttle_next = 2
     record = shop.pull(D1)
@@ -160,10 +196,11 @@ def test_cursor_moves_only_after_the_file_is_written(shop):
 
 def test_overlap_lands_each_version_once(shop):
     noon = datetime(2026, 11, 1, 12, tzinfo=UTC)
-    shop.pull(D1, now=noon)
+    assert any(w.startswith("day not complete yet") for w in shop.pull(D1, now=noon).warnings)
     early = shop.landed(D1)
     assert early and all(instant(r["updated_at"]) < noon for r in early)
-    shop.pull(D1, now=after(D1))  # the rest of the day; its window reaches back OVERLAP before the morning's mark
+    # the rest of the day; its window reaches back OVERLAP before the morning's mark
+    assert not any("not complete" in w for w in shop.pull(D1, now=after(D1)).warnings)
     lower = shop.fake.searches[-1].split("'")[1]
     assert instant(lower) < noon - shopify.OVERLAP + timedelta(minutes=1)
     assert set(by_version(shop.landed(D1))) == set(by_version(shop.truth(D1)))
@@ -179,6 +216,10 @@ def test_replay_of_a_past_day_leaves_the_cursor(shop):
     shop.pull(D1)
     shop.pull(D2)
     cursor = shop.cursor.read()
+    # orders of day 1 changed again on day 2: their day-1 versions are no longer on day 1 at Shopify, yet stay landed
+    assert {r["id"] for r in shop.truth(D1)} & {r["id"] for r in shop.truth(D2)}
+    shop.pull(D1, now=after(D2, 4))
+    assert set(by_version(shop.landed(D1))) == set(by_version(shop.truth(D1)))
     (shop.settings.landing_dir / "orders" / D1.isoformat() / "orders.ndjson").unlink()
     shop.pull(D1, now=after(D2, 5))
     assert shop.cursor.read() == cursor
@@ -225,6 +266,8 @@ def test_refused_token_stops_the_source(tmp_path, world_dir):
 def test_mapping_pieces():
     assert gid_int("gid://shopify/Order/5001") == 5001 and gid_int(None) is None
     assert money("19.9") == "19.90" and money("0.0") == "0.00" and money("1.125") == "1.125"
+    with pytest.raises(ValueError):  # not a number: the order is skipped, never landed with a bogus amount
+        money("12,50")
     assert path_and_query("https://shop.example.com/products/x?utm_source=ig") == "/products/x?utm_source=ig"
     assert path_and_query("https://shop.example.com") == "/" and path_and_query(None) == ""
     rest = {"id": 1, "name": "#1", "created_at": "2026-11-01T10:30:00-05:00", "updated_at": "2026-11-01T10:30:05-05:00",
@@ -282,3 +325,10 @@ def test_assemble_bulk_lines():
     assert node["refunds"][0]["transactions"]["nodes"][0]["kind"] == "REFUND"
     assert len(node["lineItems"]["nodes"]) == len(node["shippingLines"]["nodes"]) == 1
     assert node["discountApplications"]["nodes"][0]["code"] == "X"
+
+
+def test_bulk_query_is_derived_from_the_paged_fragment():
+    assert "poNumber" in bulk_selection(shopify.ORDER_FRAGMENT.replace("clientIp", "clientIp poNumber"))
+    assert "first:" not in BULK_ORDERS and "nodes" not in BULK_ORDERS and BULK_ORDERS.count("{") == BULK_ORDERS.count("}")
+    words = set(re.findall(r"[A-Za-z_]\w*", shopify.ORDER_FRAGMENT)) - {"fragment", "LandingOrder", "Order", "first"}
+    assert words - {"nodes"} <= set(re.findall(r"[A-Za-z_]\w*", BULK_ORDERS))

@@ -287,6 +287,58 @@ def test_crash_right_after_rotation_keeps_a_working_token(make, world_dir, monke
     assert record.accounts[0].status == "ok"
 
 
+def test_second_run_of_the_day_keeps_the_accounts_the_first_read(make, world_dir):
+    s = make()
+    names = usernames(world_dir)[:3]
+    s.connect(names)
+    s.pull()
+    first = comparable(s.landed("videos.ndjson"))
+    s.fake.revoke(names[1])  # the rerun cannot read names[1]: its rows of the first run stay
+    assert [a.status for a in s.pull().accounts[:3]] == ["ok", "stopped", "ok"]
+    assert {r["username"] for r in s.landed("user_info.ndjson")} == set(names)
+    assert comparable(s.landed("videos.ndjson")) == first
+
+
+def test_lost_refresh_answer_is_not_retried_with_the_rotated_token(make, world_dir):
+    s = make()
+    name = usernames(world_dir)[0]
+    s.connect([name], expires_at=(NOW - timedelta(minutes=5)).isoformat())
+    s.fake.lose_refresh_answers = 1  # TikTok rotates the pair, then the answer is lost
+    record = s.pull()
+    refreshes = [r for r in s.server.requests if r.path.endswith("/refresh_token/")]
+    assert len(refreshes) == 1  # a retry would have sent the rotated-away token and got 40107
+    assert record.accounts[0].status == "failed" and "may have rotated" in record.accounts[0].message
+    assert "40107" in record.accounts[0].message and "reauthorise" in record.accounts[0].message
+
+
+def test_hand_entered_expiry_without_timezone(make, world_dir):
+    s = make()
+    name = usernames(world_dir)[0]
+    naive = (NOW + timedelta(days=3)).replace(tzinfo=None).isoformat()
+    s.connect([name], refresh_expires_at=naive)
+    record = s.pull()  # the expiry warning compares the naive stamp
+    assert record.accounts[0].status == "ok" and "2026-11-06" in record.warnings[0]
+    s.connect([name], expires_at=(NOW + timedelta(minutes=5)).isoformat(), refresh_expires_at=naive)
+    assert s.pull().accounts[0].status == "ok"  # so does the refresh
+    assert s.store.get("tiktok", name).refresh_expires_at != naive
+
+
+def test_data_of_an_unexpected_shape_fails_that_account_only(make, world_dir, monkeypatch):
+    s = make()
+    names = usernames(world_dir)[:3]
+    s.connect(names)
+    real_account, real_videos = s.fake._account, s.fake._videos
+    monkeypatch.setattr(s.fake, "_account", lambda username, fields: (
+        s.fake._envelope(data=["a list"]) if username == names[0] else real_account(username, fields)))
+    monkeypatch.setattr(s.fake, "_videos", lambda username, fields, request: (
+        s.fake._envelope(data={"videos": [None]}) if username == names[1] else real_videos(username, fields, request)))
+    record = s.pull()
+    assert [a.status for a in record.accounts[:3]] == ["failed", "failed", "ok"]
+    assert "expected a JSON object" in record.accounts[0].message
+    assert "unexpected answer (TypeError)" in record.accounts[1].message
+    assert {r["username"] for r in s.landed("user_info.ndjson")} == {names[2]}
+
+
 @pytest.mark.parametrize("code, kind", [(40100, TransientError), (40132, TransientError), (50002, TransientError),
                                         (51004, TransientError), (40102, TokenRejected), (40105, TokenRejected),
                                         (40103, AccessError), (40107, AccessError), (40130, AccessError),

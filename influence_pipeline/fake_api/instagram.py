@@ -55,6 +55,7 @@ class FakeInstagram:
     withheld: dict[str, set[str]] = field(default_factory=dict)  # media id -> metrics left out of `data`
     no_insights: set[str] = field(default_factory=set)  # media ids whose insights answer code 100
     vanished: set[str] = field(default_factory=set)  # story ids gone (not listed, insights code 100)
+    garbled: dict[str, dict] = field(default_factory=dict)  # media id -> fields served over its own (None drops one)
     story_bump: int = 0  # added to served story metrics, to tell a later pull's values from an earlier one's
     prefix: str = "/instagram"
     _cache: dict = field(default_factory=dict, init=False, repr=False)
@@ -153,13 +154,18 @@ class FakeInstagram:
         wanted.sort(key=lambda r: r["timestamp"], reverse=True)
         start, limit = _offset(request.arg("after")), min(int(request.arg("limit", "25")), self.page_size)
         page = wanted[start:start + limit]
-        body: dict = {"data": [self._fields(r, fields) for r in page]}
+        body: dict = {"data": [self._garble(self._fields(r, fields)) for r in page]}
         if page:
             body["paging"] = {"cursors": {"before": _cursor(start), "after": _cursor(start + len(page))}}
             if start + len(page) < len(wanted):  # the real API embeds the token in this URL
                 body["paging"]["next"] = (f"https://graph.facebook.com/v24.0/{user['id']}/{edge}?access_token="
                                           f"{token}&fields={fields}&limit={limit}&after={_cursor(start + len(page))}")
         return FakeResponse(200, body)
+
+    def _garble(self, served: dict) -> dict:
+        changes = self.garbled.get(served.get("id"), {})
+        served = {**served, **changes}
+        return {k: v for k, v in served.items() if not (k in changes and changes[k] is None)}
 
     def _media_insights(self, request: FakeRequest, record: dict) -> FakeResponse:
         mid, story = record["id"], record["media_product_type"] == "STORY"

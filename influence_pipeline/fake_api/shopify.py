@@ -8,8 +8,8 @@ serves each order's latest version among the days up to `world.day`.
 Bulk operations (`RunOrdersBulk`, `PollOrdersBulk`) answer RUNNING, then COMPLETED with a URL on this server
 (`/shopify/bulk/<n>.jsonl`, no token needed, like Shopify's signed storage URLs) serving the JSONL.
 
-Switches: `throttle_next` (answer THROTTLED that many times), `journey_pending` (order ids whose customer journey is
-not attributed yet), `bulk_fail` (an errorCode), a wrong token gets HTTP 401, `maximum_available`/`restore_rate` size the bucket.
+Switches: `throttle_next` (THROTTLED that many times), `journey_pending` (ids whose journey is not attributed yet),
+`bulk_fail` (an errorCode), `maximum_available`/`restore_rate` (the bucket); a wrong token gets HTTP 401.
 """
 from __future__ import annotations
 
@@ -217,7 +217,7 @@ class FakeShopify:
                                    "currentlyAvailable": max(0.0, round(available, 1)),
                                    "restoreRate": self.restore_rate}}
 
-    def _node(self, row: dict) -> dict:
+    def _node(self, row: dict) -> dict:  # tests replace it to serve a malformed order
         return graphql_order(row, ready=row["id"] not in self.journey_pending)
 
     def _orders(self, variables: dict) -> tuple[dict, int]:
@@ -229,8 +229,7 @@ class FakeShopify:
                 _instant(r["updated_at"]))]
         rows.sort(key=lambda r: (_instant(r["updated_at"]), r["id"]))
         offset = int(base64.b64decode(variables["after"]).decode().split(":")[1]) if variables.get("after") else 0
-        first = int(variables["first"])
-        page = [self._node(r) for r in rows[offset:offset + first]]
+        page = [self._node(r) for r in rows[offset:offset + int(variables["first"])]]
         end = offset + len(page)
         info = {"hasNextPage": end < len(rows), "hasPreviousPage": offset > 0,
                 "startCursor": base64.b64encode(f"cursor:{offset}".encode()).decode() if page else None,

@@ -73,6 +73,7 @@ class FakeTikTok:
         self.refresh: dict[str, str] = {}  # live refresh token -> username
         self.dead_refresh: set[str] = set()  # rotated or revoked refresh tokens
         self.rate_limited = 0
+        self.lose_refresh_answers = 0  # rotate the pair on the next N refreshes, then answer 503 (the reply is lost)
         self._serial = itertools.count(1)
         self._lock = threading.Lock()
         self._videos_day = None
@@ -149,7 +150,11 @@ class FakeTikTok:
             if username is None:
                 return self._envelope(REFRESH_TOKEN_INVALID, "Refresh token is invalid or has expired.")
             self.dead_refresh.add(body["refresh_token"])  # rotation: the old refresh token dies
-            return self._envelope(data=self._issue(username))
+            grant = self._issue(username)
+            if self.lose_refresh_answers > 0:
+                self.lose_refresh_answers -= 1
+                return FakeResponse(503, {"code": 50002, "message": "timeout"})
+            return self._envelope(data=grant)
 
     def _data(self, endpoint: str, request: FakeRequest) -> FakeResponse:
         token = request.headers.get("access-token")

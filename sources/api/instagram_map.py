@@ -37,6 +37,10 @@ class GraphError(PullError):
         self.code, self.subcode = code, subcode
 
 
+class RateLimited(TransientError):
+    """A Graph API rate limit (a short wait): retried; once the retries are spent the source stops for this run."""
+
+
 def parse_ts(value: str) -> datetime:
     """`2026-10-30T18:21:07+0000` (the Graph API's timestamp shape) -> an aware datetime."""
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
@@ -87,7 +91,7 @@ def graph_error(response: httpx.Response, body: object) -> PullError | None:
         if minutes is not None and minutes > MAX_WAIT_MINUTES:
             return QuotaExhausted(f"rate limit ({where}): Graph API regains access in ~{minutes:g} min, "
                                   "the source stops for this run")
-        return TransientError(f"rate limit ({where})", minutes * 60 if minutes else None)  # 0: our own backoff
+        return RateLimited(f"rate limit ({where})", minutes * 60 if minutes else None)  # 0: our own backoff
     if code in TRANSIENT_CODES or error.get("is_transient") or response.status_code >= 500:
         return TransientError(f"Graph API temporary error ({where}): {text}")
     if code == 10 and "viewer" in text.lower():
@@ -128,7 +132,7 @@ def metric_values(body: object) -> dict[str, int]:
             continue
         if isinstance(entry.get("total_value"), dict) and "value" in entry["total_value"]:
             values[entry["name"]] = entry["total_value"]["value"]
-        elif entry.get("values"):
+        elif isinstance(entry.get("values"), list) and entry["values"] and isinstance(entry["values"][0], dict):
             values[entry["name"]] = entry["values"][0].get("value")
     return {k: v for k, v in values.items() if v is not None}
 

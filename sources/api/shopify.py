@@ -12,9 +12,19 @@ for it by id (`nodes(ids:)`) until it is ready (then its ready version lands in 
 `PENDING_DAYS` have passed (then it is dropped with a warning).
 
 A window longer than `BULK_AFTER` (a cursor days behind, a first pull far back) is read through a bulk operation
-(shopify_bulk) rather than pages. A day whose window lies wholly before the cursor (a re-pull or backfill of a past day) is replayed: the whole UTC
-day is asked again, the file replaced and the cursor left alone. Shopify keeps only the current version of an
-order, so a replay gets today's state of the orders last changed that day, not the versions seen back then.
+(shopify_bulk) rather than pages. A day whose window lies wholly before the cursor (a re-pull or backfill of a past
+day) is replayed: the whole UTC day is asked again, merged into the day's file by version `(id, updated_at)` and the
+cursor left alone. Shopify keeps only the current version of an order, so a replay adds today's state of the orders
+last changed that day; the versions landed back then stay (an order changed again later is no longer on that day).
+
+The shop's folders are UTC days (docs/landing.md), while the default landing date comes from INFLUENCE_TIMEZONE
+(transforms/windows.default_pull_date): asked for a UTC day that has not ended at `now`, the pull reads up to `now`
+and warns "day not complete yet"; the rest of that day lands with the next pull, in that pull's folder (a rerun of
+the same day after 00:00 UTC keeps it in this one).
+
+Shopify's answers are checked: a body that is not a JSON object or a connection without its `nodes`/`pageInfo` stops
+the pull (PullError naming the query); one order node that cannot be mapped (no id, an unparsable `updatedAt`, a
+money amount that is not a number) is skipped with a warning, so one bad order does not block the cursor forever.
 """
 from __future__ import annotations
 
@@ -25,11 +35,14 @@ from pathlib import Path
 import httpx
 
 from influence_pipeline.sources.api.client import (
+    MALFORMED,
     AccessError,
     ApiClient,
     PullError,
     RetryPolicy,
     TransientError,
+    expect_object,
+    malformed_message,
     retry_after_seconds,
 )
 from influence_pipeline.sources.api.config import ApiSettings
@@ -45,6 +58,10 @@ IDS_PER_QUERY = 8  # ids per `nodes(ids:)` re-pull of orders awaiting attributio
 OVERLAP = timedelta(minutes=10)
 BULK_AFTER = timedelta(days=3)  # a longer window is read through a bulk operation
 PENDING_DAYS = 7  # how long an order's journey is awaited before it is left as landed (null landing site)
+#: Pages one `orders` read may take: 10 000 orders. A longer paged window would be a misbehaving cursor (windows over
+#: BULK_AFTER go through a bulk operation), so the pull stops rather than loop on `hasNextPage` forever. A shop that
+#: changes more orders than this within BULK_AFTER needs a larger cap (or a shorter BULK_AFTER), else it stops daily.
+MAX_PAGES = 10_000 // PAGE_SIZE
 
 ORDERS_QUERY = """query PullOrders($first: Int!, $after: String, $query: String!) {
   orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {
@@ -116,6 +133,7 @@ class Shop:
             clock.sleep(min(wait, self.policy.wait_max))
         body, _ = self.client.post(self.path, json={"query": document, "operationName": operation,
                                                     "variables": variables})
+        body = expect_object(body, f"{SOURCE} {operation}")  # a 200 with an HTML page or a bare list
         self.cost = (body.get("extensions") or {}).get("cost")
         self.points += int((self.cost or {}).get("actualQueryCost") or 0)
         if not isinstance(body.get("data"), dict):
@@ -125,21 +143,32 @@ class Shop:
     def orders(self, start: datetime, end: datetime, page_size: int) -> list[dict]:
         """Every order whose current `updatedAt` is in [start, end), oldest change first."""
         search = f"updated_at:>='{_iso(start)}' updated_at:<'{_iso(end)}'"
-        nodes, after = [], None
-        while True:
+        nodes, after, cursors = [], None, set()
+        for _ in range(MAX_PAGES):
             page = self.query(ORDERS_QUERY, "PullOrders", {"first": page_size, "after": after, "query": search})
-            connection = page["orders"]
+            connection = page.get("orders")
+            info = connection.get("pageInfo") if isinstance(connection, dict) else None
+            if not isinstance(info, dict) or not isinstance(connection.get("nodes"), list):
+                raise PullError(f"{SOURCE} PullOrders: answer without orders.nodes and orders.pageInfo")
             nodes += connection["nodes"]
-            info = connection["pageInfo"]
-            if not info["hasNextPage"]:
+            if not info.get("hasNextPage"):
                 return nodes
-            after = info["endCursor"]
+            after = info.get("endCursor")
+            if not after or after in cursors:  # asking again would get the same page: an endless loop
+                raise PullError(f"{SOURCE} PullOrders: hasNextPage with a {'repeated' if after else 'missing'} "
+                                f"endCursor after {len(cursors) + 1} pages ({search})")
+            cursors.add(after)
+        raise PullError(f"{SOURCE} PullOrders: more than {MAX_PAGES} pages ({MAX_PAGES * page_size} orders) in "
+                        f"one window ({search})")
 
     def by_ids(self, ids: list[int]) -> list[dict | None]:
         out: list[dict | None] = []
         for i in range(0, len(ids), IDS_PER_QUERY):
             chunk = [f"gid://shopify/Order/{n}" for n in ids[i:i + IDS_PER_QUERY]]
-            out += self.query(NODES_QUERY, "PullOrdersById", {"ids": chunk})["nodes"]
+            nodes = self.query(NODES_QUERY, "PullOrdersById", {"ids": chunk}).get("nodes")
+            if not isinstance(nodes, list) or len(nodes) != len(chunk):  # zipped with the ids: must match one-to-one
+                raise PullError(f"{SOURCE} PullOrdersById: expected {len(chunk)} nodes")
+            out += nodes
         return out
 
 
@@ -153,6 +182,17 @@ def _instant(value: str) -> datetime:
 
 def _key(row: dict) -> tuple[int, datetime]:
     return int(row["id"]), _instant(row["updated_at"])
+
+
+def mapped(node: object, version: str, skipped: list[str]) -> tuple[dict, tuple[int, datetime], bool] | None:
+    """(row, version key, journey ready) of one order node, or None (noted in `skipped`) when it cannot be read."""
+    try:
+        row = order_record(expect_object(node, "order"), version)
+        return row, _key(row), journey_ready(node)
+    except (PullError, *MALFORMED) as exc:
+        name = node.get("id") if isinstance(node, dict) and isinstance(node.get("id"), str) else "without id"
+        skipped.append(f"{name[:60]} ({type(exc).__name__})")
+        return None
 
 
 def write_orders(path: Path, earlier: list[dict], fresh: list[dict]) -> int:
@@ -172,7 +212,7 @@ def pull(settings: ApiSettings, ds: date, *, now: datetime, policy: RetryPolicy,
     state = store.read()
     day_start = datetime.combine(ds, time(), UTC)
     day_end = day_start + timedelta(days=1)
-    end = min(day_end, now.astimezone(UTC))
+    end = min(day_end, now.astimezone(UTC))  # a day not over yet is read up to now (warned below)
     mark = _instant(state["high_water"]) if state.get("high_water") else None
     replay = mark is not None and mark - OVERLAP >= day_end
     start = day_start if mark is None or replay else mark - OVERLAP
@@ -180,7 +220,11 @@ def pull(settings: ApiSettings, ds: date, *, now: datetime, policy: RetryPolicy,
     pending: dict[str, str] = dict(state.get("pending", {}))
     record = PullRecord(SOURCE, ds.isoformat(), version, utc_stamp(now),
                         endpoints=[f"POST /admin/api/{version}/graphql.json orders(sortKey: UPDATED_AT)"])
+    if day_end > now.astimezone(UTC):
+        record.warnings.append(f"day not complete yet: {ds} (UTC) is read up to {_iso(now)}; rerun after 00:00 UTC "
+                               "for the whole day")
     landed: dict[tuple[int, datetime], dict] = {}
+    skipped: list[str] = []  # order nodes that could not be mapped
     client = ApiClient(SOURCE, settings.shopify_api_base_url or "", secrets=[token], classifier=classify,
                        policy=policy, headers={"X-Shopify-Access-Token": token, "Content-Type": "application/json"})
     with client:
@@ -188,18 +232,23 @@ def pull(settings: ApiSettings, ds: date, *, now: datetime, policy: RetryPolicy,
         if end - start > BULK_AFTER:  # days behind: one bulk operation instead of hundreds of pages
             record.endpoints.append(f"POST /admin/api/{version}/graphql.json bulkOperationRunQuery")
             with ApiClient(SOURCE, "", policy=policy) as download:  # the result URL is another host: no token
-                nodes = bulk_orders(shop.query, download, start, end,
-                                    poll_seconds=min(BULK_POLL_SECONDS, policy.wait_max))
+                try:
+                    nodes = bulk_orders(shop.query, download, start, end,
+                                        poll_seconds=min(BULK_POLL_SECONDS, policy.wait_max))
+                except MALFORMED as exc:  # an answer or JSONL line in an unexpected shape
+                    raise PullError(f"bulk operation: {malformed_message(SOURCE, exc)}") from exc
         else:
             nodes = shop.orders(start, end, PAGE_SIZE) if end > start else []
         fetched = set()
         for node in nodes:
-            row = order_record(node, version)
-            oid, ready = str(row["id"]), journey_ready(node)
-            fetched.add(oid)
-            if _key(row) in seen and not (ready and oid in pending):
+            if (read := mapped(node, version, skipped)) is None:
                 continue
-            landed[_key(row)] = row
+            row, key, ready = read
+            oid = str(row["id"])
+            fetched.add(oid)
+            if key in seen and not (ready and oid in pending):
+                continue
+            landed[key] = row
             if ready:
                 pending.pop(oid, None)
             elif not replay:
@@ -210,22 +259,23 @@ def pull(settings: ApiSettings, ds: date, *, now: datetime, policy: RetryPolicy,
             for order_id, node in zip(waiting, shop.by_ids(waiting), strict=True):
                 if not node:  # deleted, or no longer readable: nothing will ever be attributed
                     pending.pop(str(order_id))
-                elif journey_ready(node):
-                    row = order_record(node, version)
-                    landed[_key(row)] = row
+                elif (read := mapped(node, version, skipped)) is not None and read[2]:
+                    landed[read[1]] = read[0]
                     pending.pop(str(order_id))
     for oid, first in list(pending.items()):
         if now.astimezone(UTC) - _instant(first) > timedelta(days=PENDING_DAYS):
             pending.pop(oid)
             record.warnings.append(f"order {oid}: customer journey still not attributed after {PENDING_DAYS} days; "
                                    "its landing_site stays null")
+    if skipped:  # the cursor moves past them: they land again only when Shopify changes them again
+        record.warnings.append(f"{len(skipped)} order node(s) skipped as unreadable: {', '.join(skipped[:10])}")
     path = landing_file(settings.landing_dir, SOURCE, ds, FILE)
-    fresh = list(landed.values())
-    record.files[FILE] = write_orders(path, [] if replay else read_ndjson(path), fresh)
+    # a replay merges too: the versions landed back then stay beside the orders' current state
+    record.files[FILE] = write_orders(path, read_ndjson(path), list(landed.values()))
     record.requests, record.retries, record.quota_used = client.stats.requests, client.stats.retries, shop.points
     if not replay:  # only now that the file is on disk may the cursor move past what it holds
         window = [k for k in landed if start <= k[1] < end]
-        new_mark = max([m for m in (mark, end - OVERLAP) if m is not None] + [k[1] for k in window])
+        new_mark = max([moment for moment in (mark, end - OVERLAP) if moment is not None] + [k[1] for k in window])
         keep = {k for k in seen | set(landed) if k[1] >= new_mark - OVERLAP}  # re-pulled ones too
         store.put(high_water=_iso(new_mark), pending=pending,
                   seen=sorted([i, _iso(u)] for i, u in keep))

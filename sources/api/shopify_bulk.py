@@ -9,37 +9,53 @@ fetched without the shop's token, and never echoed (it is a credential for seven
 from __future__ import annotations
 
 import json
+import re
 import time as clock
 from datetime import datetime
 
 from influence_pipeline.sources.api.client import ApiClient, PullError
+from influence_pipeline.sources.api.shopify_map import ORDER_FRAGMENT
 
 BULK_POLL_SECONDS = 5.0
 BULK_TIMEOUT_SECONDS = 3 * 3600.0
 
-#: The LandingOrder selection in bulk form: connections without `first`, `edges { node }`, and `__typename` on
-#: nested nodes so their lines can be told apart (at most five connections, two levels deep).
-BULK_ORDERS = """{
-  orders(query: "%(search)s", sortKey: UPDATED_AT) { edges { node {
-    id name createdAt updatedAt email clientIp currencyCode test sourceName displayFinancialStatus
-    customer { id firstName lastName defaultEmailAddress { emailAddress } }
-    totalPriceSet { shopMoney { amount currencyCode } }
-    subtotalPriceSet { shopMoney { amount currencyCode } }
-    totalDiscountsSet { shopMoney { amount currencyCode } }
-    discountCodes
-    discountApplications { edges { node {
-      __typename index allocationMethod targetType
-      value { __typename ... on MoneyV2 { amount currencyCode } ... on PricingPercentageValue { percentage } }
-      ... on DiscountCodeApplication { code } } } }
-    lineItems { edges { node { __typename id
-      discountAllocations { allocatedAmountSet { shopMoney { amount } } discountApplication { index } } } } }
-    shippingLines { edges { node { __typename id
-      discountAllocations { allocatedAmountSet { shopMoney { amount } } discountApplication { index } } } } }
-    refunds { id createdAt
-      transactions { edges { node { __typename kind amountSet { shopMoney { amount currencyCode } } } } } }
-    customerJourneySummary { ready firstVisit { landingPage referrerUrl } lastVisit { landingPage referrerUrl } }
-  } } }
-}"""
+#: nested connections whose bulk lines also carry `id` (their type has one; `_typename` falls back to the GID)
+_WITH_ID = ("lineItems", "shippingLines")
+_PAGED = re.compile(r"(\w+)\(first: \d+\) \{\s*nodes \{")
+
+
+def _closing(text: str, opening: int) -> int:
+    """Index of the `}` matching the `{` at `opening`."""
+    depth = 0
+    for i in range(opening, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return i
+    raise ValueError("unbalanced selection")
+
+
+def bulk_selection(fragment: str) -> str:
+    """The paged LandingOrder fragment in bulk form: each `name(first: N) { nodes { ... } }` becomes
+    `name { edges { node { __typename ... } } }` (bulk connections take no `first`, want `edges { node }`, and
+    `__typename` tells the nested lines apart). Derived, not copied, so the paged and bulk selections cannot drift."""
+    body = fragment[fragment.index("{") + 1:fragment.rindex("}")]
+    while match := _PAGED.search(body):
+        inner = match.end() - 1  # the `{` of `nodes {`
+        close = _closing(body, inner)
+        extra = "__typename id" if match[1] in _WITH_ID else "__typename"
+        fields = body[inner + 1:close].strip()
+        if fields.split(None, 1)[0] != "__typename":
+            fields = f"{extra} {fields}"
+        outer_close = _closing(body, body.index("{", match.start()))
+        body = (body[:match.start()] + f"{match[1]} {{ edges {{ node {{ {fields} }} }} "
+                + body[close + 1:outer_close].strip() + "}" + body[outer_close + 1:])
+    return re.sub(r"\(first: \d+\)", "", body).strip()  # list fields too (`refunds`): bulk reads them whole
+
+
+#: The bulk query: the orders of one `updated_at` range (`%(search)s`) with the LandingOrder selection in bulk form
+#: (at most five connections, two levels deep, as Shopify allows).
+BULK_ORDERS = ('{\n  orders(query: "%(search)s", sortKey: UPDATED_AT) { edges { node {\n'
+               + bulk_selection(ORDER_FRAGMENT).replace("%", "%%") + "\n  } } }\n}")
 
 RUN_MUTATION = """mutation RunOrdersBulk($query: String!) {
   bulkOperationRunQuery(query: $query) { bulkOperation { id status } userErrors { field message } }

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 #: What the pull asks of every order: only the fields the landing shape needs. Its requested cost is 124 points
 #: (objects 1, connections 2 + first x node), so a page holds 8 orders under the 1000-point single-query cap; an
-#: order with more than 10 line items or 3 refunds is read incompletely (per-code amounts, refunds).
+#: order with more than 10 line items or 3 refunds is read incompletely (per-code amounts, refunds). The bulk query
+#: (shopify_bulk.BULK_ORDERS) is derived from this text, so the two selections cannot drift apart.
 ORDER_FRAGMENT = """
 fragment LandingOrder on Order {
   id name createdAt updatedAt email clientIp currencyCode test sourceName displayFinancialStatus
@@ -56,8 +57,10 @@ def money(value: object) -> str | None:
         return None
     try:
         amount = Decimal(str(value))
-    except InvalidOperation:
-        return str(value)
+    except InvalidOperation:  # not a number: the order is malformed; ValueError lets the pull skip it with a warning
+        raise ValueError("money amount is not a decimal") from None
+    if not amount.is_finite():
+        raise ValueError("money amount is not finite")
     return str(amount.quantize(Decimal("0.01"))) if amount.as_tuple().exponent > -2 else str(amount)
 
 
@@ -100,7 +103,7 @@ def _allocated(node: dict) -> dict[int, Decimal]:
             index = (allocation.get("discountApplication") or {}).get("index")
             amount = ((allocation.get("allocatedAmountSet") or {}).get("shopMoney") or {}).get("amount")
             if index is not None and amount is not None:
-                totals[index] = totals.get(index, Decimal(0)) + Decimal(str(amount))
+                totals[index] = totals.get(index, Decimal(0)) + Decimal(money(amount))
     return totals
 
 

@@ -9,13 +9,23 @@ between the two must not leave the store holding only the dead refresh token.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
 from influence_pipeline.sources.api.accounts import RosterAccount, roster_accounts
-from influence_pipeline.sources.api.client import AccessError, ApiClient, PullError, RetryPolicy, TransientError
+from influence_pipeline.sources.api.client import (
+    MALFORMED,
+    AccessError,
+    ApiClient,
+    PullError,
+    RetryPolicy,
+    TransientError,
+    expect_object,
+    malformed_message,
+)
 from influence_pipeline.sources.api.config import ApiSettings
-from influence_pipeline.sources.api.landing_out import AccountOutcome, PullRecord, landing_file, utc_stamp, write_ndjson
-from influence_pipeline.sources.api.state import Token, TokenStore
+from influence_pipeline.sources.api.landing_out import AccountOutcome, PullRecord, landing_file, merge_ndjson, utc_stamp
+from influence_pipeline.sources.api.state import Token, TokenStore, utc_instant
 from influence_pipeline.sources.api.tiktok_map import (
     USER_FIELDS,
     VIDEO_FIELDS,
@@ -35,6 +45,10 @@ MAX_PAGES = 50  # a guard against a cursor that never ends; 1,000 videos is far 
 REFRESH_AHEAD = timedelta(hours=1)  # refresh an access token this close to expiry rather than fail mid-pull
 NOT_CONNECTED = "not connected: ask the creator to authorise the app (then `influence connect --platform tiktok`)"
 REAUTHORISE = "ask the creator to reauthorise the app (then `influence connect --platform tiktok`)"
+
+
+class RefreshLost(PullError):
+    """The refresh request failed in transit: whether TikTok rotated the pair is unknown (account `failed`)."""
 
 
 def _iso(moment: datetime) -> str:
@@ -59,12 +73,22 @@ class _Account:
         token = self.token
         if not token.refresh_token:
             raise AccessError(f"access token expired and no refresh token stored: {REAUTHORISE}")
-        if token.refresh_expires_at and datetime.fromisoformat(token.refresh_expires_at) <= self.now:
+        if token.refresh_expires_at and utc_instant(token.refresh_expires_at) <= self.now:
             raise AccessError(f"authorisation expired on {token.refresh_expires_at[:10]}: {REAUTHORISE}")
-        body, _ = self.client.post(self.path("tt_user/oauth2/refresh_token/"), json={
-            "client_id": self.settings.tiktok_app_id, "client_secret": self.settings.secret("tiktok_app_secret"),
-            "grant_type": "refresh_token", "refresh_token": token.refresh_token})
-        data = body.get("data") or {}
+        # Sent once, never retried: TikTok may have rotated the pair before the answer was lost, and a retry would
+        # send the now-dead refresh token (40107), ending an authorisation that the next run might still hold.
+        policy = self.client.policy
+        self.client.policy = replace(policy, attempts=1)
+        try:
+            body, _ = self.client.post(self.path("tt_user/oauth2/refresh_token/"), json={
+                "client_id": self.settings.tiktok_app_id, "client_secret": self.settings.secret("tiktok_app_secret"),
+                "grant_type": "refresh_token", "refresh_token": token.refresh_token})
+        except TransientError as exc:
+            raise RefreshLost(f"token refresh got no answer ({exc}): TikTok may have rotated the refresh token; the "
+                              f"next pull tries again, and if it gets code 40107: {REAUTHORISE}") from None
+        finally:
+            self.client.policy = policy
+        data = expect_object(expect_object(body, "tiktok refresh").get("data") or {}, "tiktok refresh data")
         if not data.get("access_token"):
             raise PullError("refresh answered without an access token")
         self.client.secrets += [s for s in (data.get("access_token"), data.get("refresh_token")) if s]
@@ -89,7 +113,8 @@ class _Account:
             try:
                 body, _ = self.client.get(self.path(endpoint), params=params,
                                           headers={"Access-Token": self.token.access_token})
-                return body.get("data") or {}
+                return expect_object(expect_object(body, f"tiktok {endpoint}").get("data") or {},
+                                     f"tiktok {endpoint} data")
             except TokenRejected:
                 if attempt == 2 or self.refreshed:
                     raise
@@ -129,7 +154,7 @@ class _Account:
 def _warn_expiry(record: PullRecord, settings: ApiSettings, username: str, token: Token, now: datetime) -> None:
     if token.refresh_expires_at is None:
         return
-    ends = datetime.fromisoformat(token.refresh_expires_at)
+    ends = utc_instant(token.refresh_expires_at)
     if ends <= now + timedelta(days=settings.token_expiry_warning_days):
         # past `ends` today's access token may still work, but the next refresh will not
         verb, when = ("expires", "before then") if ends > now else ("expired", "now")
@@ -156,7 +181,7 @@ def _outcome_message(exc: Exception) -> str:
     """What the record says about a stopped account: what went wrong and who must act (never the exception's own
     text for a malformed answer: it could quote the answer)."""
     if not isinstance(exc, PullError):
-        return f"unexpected answer from TikTok ({type(exc).__name__}); the next pull tries again"
+        return malformed_message(SOURCE, exc)
     if isinstance(exc, AccessError):
         return f"{exc}: {REAUTHORISE}" if REAUTHORISE not in str(exc) else str(exc)
     if isinstance(exc, TransientError):
@@ -188,7 +213,7 @@ def pull(settings: ApiSettings, ds: date, *, now: datetime, policy: RetryPolicy,
             client.secrets += [s for s in (token.access_token, token.refresh_token) if s]
             try:
                 user, account_videos = _pull_account(client, settings, store, account, token, now, record)
-            except (PullError, KeyError, TypeError, ValueError) as exc:
+            except (PullError, *MALFORMED) as exc:
                 # a malformed answer (KeyError & co.) ends this account, not the whole pull
                 message = _outcome_message(exc)
                 status = "stopped" if isinstance(exc, AccessError) else "failed"
@@ -200,8 +225,9 @@ def pull(settings: ApiSettings, ds: date, *, now: datetime, policy: RetryPolicy,
             record.accounts.append(AccountOutcome(account.account_id, "creator", "ok"))
         record.requests, record.retries = client.stats.requests, client.stats.retries
     if users:
-        record.files["user_info.ndjson"] = write_ndjson(
-            landing_file(settings.landing_dir, SOURCE, ds, "user_info.ndjson"), users)
-        record.files["videos.ndjson"] = write_ndjson(
-            landing_file(settings.landing_dir, SOURCE, ds, "videos.ndjson"), videos)
+        # Merged, not replaced: a second run of the day keeps the accounts the first read and this one could not.
+        record.files["user_info.ndjson"] = merge_ndjson(
+            landing_file(settings.landing_dir, SOURCE, ds, "user_info.ndjson"), users, "username")
+        record.files["videos.ndjson"] = merge_ndjson(
+            landing_file(settings.landing_dir, SOURCE, ds, "videos.ndjson"), videos, "item_id")
     return record
