@@ -64,7 +64,8 @@ def build_marts(ds: date, ctx: RunContext, staged: dict[str, pl.DataFrame], w: R
     niche_posts = posts.lazy().select("post_id", "account_id", "posted_date", "post_niche")
     previous_accounts = scan_whole(ctx.tables_dir, "marts", "dim_account", table_schema("dim_account"))
     dim_account = build_dim_account(staged["stg_social_accounts"].lazy(), daily.lazy(), niche_posts,
-                                    previous_accounts, ds, ctx.rules.niches, ctx.rules.tiers).collect()
+                                    previous_accounts, ds, ctx.rules.niches, ctx.rules.tiers,
+                                    snapshots=accounts).collect()
     dim_influencer = build_dim_influencer(staged["stg_influencers"].lazy(), dim_account.lazy()).collect()
     benchmark = _benchmarks(pl.concat([previous_days, daily]).lazy(), dim_account.lazy(), w, restated, ctx)
     get_run_logger().info("fct_post_engagement: %d posts posted %s … %s; fct_account_daily: %d accounts, %d days "

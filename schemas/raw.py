@@ -34,6 +34,7 @@ class RawField:
     path: tuple[str, ...] = ()  # JSON path; defaults to (name,)
     pii: bool = False  # hashed at ingestion into `<name>_hash`
     nested: bool = False  # a JSON array/object: always kept as JSON text, even when a bad export sends a scalar
+    added_in: str | None = None  # the landing format that added it: older CSV files may lack the column (null)
 
     @property
     def json_path(self) -> tuple[str, ...]:
@@ -69,7 +70,8 @@ class RawDataset:
 def _raw_dataset(contract: Contract) -> RawDataset:
     source, _, file = contract.landing_file.split("/")
     fields = tuple(RawField(p.name, p.json_path if "jsonPath" in p.custom else (), pii=p.is_pii,
-                            nested=p.logical_type in ("array", "object")) for p in contract.properties)
+                            nested=p.logical_type in ("array", "object"), added_in=p.custom.get("addedIn"))
+                   for p in contract.properties)
     return RawDataset(contract.name, source, file, fields, full_snapshot=contract.is_full_snapshot,
                       alternatives=contract.alternatives)
 

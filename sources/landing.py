@@ -173,7 +173,8 @@ def _csv_rows(reader, dataset: RawDataset, rel_path: str) -> _Columns:
     if header is None:
         return parsed
     header = [h.strip() for h in header]
-    missing = [f.name for f in dataset.fields if f.name not in header]
+    # A column a later landing format added (the contract's addedIn) may be absent from a file in the earlier shape.
+    missing = [f.name for f in dataset.fields if f.name not in header and f.added_in is None]
     if missing:
         raise LandingFileError(f"{rel_path}: header lacks the column(s) {', '.join(missing)} (found: {', '.join(header)})")
     index = {name: i for i, name in enumerate(header)}
@@ -191,7 +192,8 @@ def _csv_rows(reader, dataset: RawDataset, rel_path: str) -> _Columns:
         if broken is not None:
             parsed.bad(number, f"field {broken} is not valid UTF-8", ",".join(values))
             continue
-        parsed.good(number, {f.name: (values[index[f.name]] or None) for f in dataset.fields})
+        parsed.good(number, {f.name: (values[index[f.name]] or None) if f.name in index else None
+                             for f in dataset.fields})
     return parsed
 
 

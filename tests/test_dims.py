@@ -90,3 +90,20 @@ def test_dim_influencer_sums_its_accounts():
     assert (people["I1"]["accounts"], people["I1"]["total_followers"], people["I1"]["main_platform"]) == (
         2, 12_800, "instagram")
     assert people["I2"]["accounts"] == 1
+
+
+def test_dim_account_says_whose_credentials_its_latest_pull_used():
+    """The latest snapshot that says wins; a delivered file in between (null) does not erase it; never pulled: null."""
+    stamp = pl.Datetime("us", "UTC")
+    snapshots = pl.LazyFrame(
+        [{"account_id": "a", "snapshot_date": AS_OF - timedelta(days=2), "fetched_at": None, "metrics_access": "public"},
+         {"account_id": "a", "snapshot_date": AS_OF - timedelta(days=1), "fetched_at": None, "metrics_access": "creator"},
+         {"account_id": "a", "snapshot_date": AS_OF, "fetched_at": None, "metrics_access": None},
+         {"account_id": "b", "snapshot_date": AS_OF, "fetched_at": None, "metrics_access": "public"},
+         {"account_id": "c", "snapshot_date": AS_OF, "fetched_at": None, "metrics_access": None}],
+        schema={"account_id": pl.String, "snapshot_date": pl.Date, "fetched_at": stamp, "metrics_access": pl.String})
+    roster = accounts(("a", None, 1), ("b", None, 1), ("c", None, 1), ("d", None, 1))
+    out = build_dim_account(roster, pl.LazyFrame(schema=DAILY_SCHEMA), posts(), NO_PREVIOUS, AS_OF, RULES.niches,
+                            RULES.tiers, snapshots=snapshots).collect()
+    assert dict(out.select("account_id", "metrics_access").iter_rows()) == {
+        "a": "creator", "b": "public", "c": None, "d": None}

@@ -25,6 +25,8 @@ START, DAYS = date(2026, 11, 1), 3
 FETCH_STAMPS = {"instagram": "T02:00:00+0000", "tiktok": "T03:00:00+0000"}
 #: Fields a delivered export had that no API returns today (the Graph API has no link-sticker-taps metric).
 NOT_IN_THE_API = {"story_insights.ndjson": ("link_clicks",)}
+#: Account files a pull stamps with whose credentials read the account (docs/landing.md, "Pulls").
+ACCOUNT_FILES = ("users.ndjson", "user_info.ndjson", "channel_report.csv")
 
 
 def _as_the_apis_answer(world: Path) -> None:
@@ -36,11 +38,14 @@ def _as_the_apis_answer(world: Path) -> None:
                     record["fetched_at"] = path.parent.name + stamp
                 for name in NOT_IN_THE_API.get(path.name, ()):
                     record.pop(name, None)
+                if path.name in ACCOUNT_FILES:
+                    record["access"] = "creator"  # every creator is connected in this test
             path.write_text("".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in lines))
     for path in (world / "youtube").glob("*/channel_report.csv"):
         rows = list(csv.DictReader(io.StringIO(path.read_text())))
         for row in rows:
             row["subscriber_count"] = str(three_figures(int(row["subscriber_count"])))
+            row["access"] = "creator"
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
@@ -89,6 +94,8 @@ def test_pulled_nights_publish_the_marts_of_delivered_files(prefect_harness, tmp
     got = _nights(pulled, monkeypatch)
     assert got.keys() == expected.keys() and len(expected) >= 10
     assert sum(len(rows) for rows in expected.values()) > 1000
+    # every account with a pulled snapshot says its insights were read with the creator's token
+    assert {r["metrics_access"] for r in got["dim_account"] if r["followers"] is not None} == {"creator"}
     for table, rows in expected.items():
         differing = [(n, {k: (e[k], g[k]) for k in e if e[k] != g[k]}) for n, (e, g) in enumerate(zip(rows, got[table]))
                      if e != g]

@@ -86,8 +86,8 @@ def _expected(world_dir: Path, ids: set[str]) -> dict[str, list[dict]]:
 
 def _bag(records: list[dict]) -> Counter:
     """Records as a multiset, without the pull stamps (fetched_at is checked on its own)."""
-    return Counter(json.dumps({k: v for k, v in r.items() if k not in ("api_version", "fetched_at")}, sort_keys=True)
-                   for r in records)
+    return Counter(json.dumps({k: v for k, v in r.items() if k not in ("api_version", "fetched_at", "access")},
+                              sort_keys=True) for r in records)
 
 
 def _assert_round_trip(settings: ApiSettings, world_dir: Path, ids: set[str]) -> None:
@@ -184,7 +184,11 @@ def test_public_only_account_through_business_discovery(tmp_path, world_dir):
         expected = _expected(world_dir, {public})
         feed = [r for r in expected["media.ndjson"] if r["media_product_type"] != "STORY"]
         mids = {r["id"] for r in expected["media.ndjson"]}
-        assert _bag([u for u in _pulled(settings, "users.ndjson") if u["id"] == public]) == _bag(expected["users.ndjson"])
+        users = {u["id"]: u for u in _pulled(settings, "users.ndjson")}
+        assert _bag([users[public]]) == _bag(expected["users.ndjson"])
+        # the marts learn why this account's insights are null: the pull read it publicly
+        assert users[public]["access"] == "public" and {u["access"] for i, u in users.items() if i != public} == {
+            "creator"}
         assert _bag([r for r in _pulled(settings, "media.ndjson") if r["owner"]["id"] == public]) == _bag(feed)
         for name in ("media_insights.ndjson", "story_insights.ndjson"):
             assert not [r for r in _pulled(settings, name) if r["media_id"] in mids]

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from influence_pipeline.fake_api.server import FakeApiServer, SampleWorld
-from influence_pipeline.fake_api.youtube import FakeYouTube, three_figures
+from influence_pipeline.fake_api.server import FakeApiServer, FakeResponse, SampleWorld
+from influence_pipeline.fake_api.youtube import FakeYouTube, google_error, three_figures
 from influence_pipeline.sample import generate
+from influence_pipeline.sources.api import youtube
 from influence_pipeline.sources.api.accounts import roster_accounts
 from influence_pipeline.sources.api.config import ApiSettings
 from influence_pipeline.sources.api.pull import pull_source
@@ -100,10 +101,12 @@ def by_key(rows: list[dict], key: str) -> dict[str, dict]:
     return {r[key]: r for r in rows}
 
 
-def expected_channels(world: SampleWorld, ds: date) -> dict[str, dict]:
-    """The world's channel rows as the pull gives them back: the Data API rounds subscriber counts (documented)."""
+def expected_channels(world: SampleWorld, ds: date, access: str = "creator") -> dict[str, dict]:
+    """The world's channel rows as the pull gives them back: the Data API rounds subscriber counts (documented), and
+    the pull says whose credentials read the channel."""
     rows = by_key(world.csv("youtube", "channel_report.csv", ds), "channel_id")
-    return {c: {**r, "subscriber_count": str(three_figures(int(r["subscriber_count"])))} for c, r in rows.items()}
+    return {c: {**r, "subscriber_count": str(three_figures(int(r["subscriber_count"]))), "access": access}
+            for c, r in rows.items()}
 
 
 def assert_no_secret(setup: Setup) -> None:
@@ -138,7 +141,7 @@ def test_public_only_channels_leave_analytics_columns_empty(make, world_dir):
                                                                   "video_id")
     for row in setup.rows("channel_report.csv"):
         cid = row["channel_id"]
-        blank = {c: "" for c in ANALYTICS_CHANNEL} if cid != first else {}
+        blank = {c: "" for c in ANALYTICS_CHANNEL} | {"access": "public"} if cid != first else {}
         assert row == {**want_ch[cid], **blank}
     for row in setup.rows("video_report.csv"):
         blank = {c: "" for c in ANALYTICS_VIDEO} if row["channel_id"] != first else {}
@@ -273,3 +276,91 @@ def test_channel_unknown_to_the_data_api_is_stopped(make):
     assert outcome.status == "stopped" and "roster" in outcome.message
     assert "UCzzzzzzzzzzzzzzzzzzzzzz" not in {r["channel_id"] for r in setup.rows("channel_report.csv")}
     assert len(setup.rows("channel_report.csv")) == len(record.accounts) - 1
+
+
+def tamper(setup: Setup, change) -> None:
+    """Pass the fake's answers through `change(request, response) -> response`, to give one channel odd answers."""
+    original = setup.fake.handle
+    setup.fake.handle = lambda request: change(request, original(request))
+
+
+def test_odd_answers_cost_their_own_channel_only(make, world_dir):
+    odd_video, odd_list, odd_token = channels(world_dir)[:3]
+
+    def change(request, response):
+        if request.path.endswith("/videos"):  # a video without its publication time: a KeyError in the mapping
+            for item in response.body["items"]:
+                if item["snippet"]["channelId"] == odd_video:
+                    del item["snippet"]["publishedAt"]
+        if request.arg("playlistId") == "UU" + odd_list[2:]:
+            return FakeResponse(200, ["a", "list"])
+        if request.path == "/oauth/token" and request.form().get("refresh_token") == refresh(odd_token):
+            return FakeResponse(200, {"token_type": "Bearer"})  # no access_token
+        return response
+
+    setup = make()
+    tamper(setup, change)
+    record = setup.pull()  # the run goes on: nothing escapes, the accounts already read land
+    outcomes = {a.account_id: a for a in record.accounts}
+    assert (outcomes[odd_video].status, outcomes[odd_list].status) == ("failed", "failed")
+    assert "KeyError 'publishedAt'" in outcomes[odd_video].message and "got list" in outcomes[odd_list].message
+    assert outcomes[odd_token].status == "partial" and "no access_token" in outcomes[odd_token].message
+    assert all(a.status == "ok" for c, a in outcomes.items() if c not in (odd_video, odd_list, odd_token))
+    assert {r["channel_id"] for r in setup.rows("channel_report.csv")} == set(channels(world_dir)) - {
+        odd_video, odd_list}
+    assert (setup.data / "landing" / "youtube" / DAY.isoformat() / "_pull.json").exists()
+
+
+def test_a_rerun_of_the_day_keeps_the_channels_it_did_not_read(make, world_dir):
+    lost, again, revoked = channels(world_dir)[:3]
+    setup = make()
+    setup.pull()
+    with (setup.data / "landing" / "youtube" / DAY.isoformat() / "video_report.csv").open("a") as handle:
+        handle.write(f"2026-11-02,{again},gone-video,2026-11-01T00:00:00Z,gone,false,1,1,1,1\n")  # left the window
+    tamper(setup, lambda request, response: google_error(404, "playlistNotFound", "gone") if request.arg(
+        "playlistId") == "UU" + lost[2:] else response)
+    setup.fake.revoked.add(revoked)  # public figures only this time: the first run's Analytics figures stay
+    record = setup.pull(now=morning(DAY) + timedelta(hours=1))
+    status = {a.account_id: a.status for a in record.accounts}
+    assert (status[lost], status[revoked]) == ("failed", "stopped")
+    # the lost channel keeps the first run's rows; a channel read again replaces its own, stale video included
+    assert by_key(setup.rows("channel_report.csv"), "channel_id") == expected_channels(setup.world, DAY)
+    videos = setup.rows("video_report.csv")
+    assert by_key(videos, "video_id") == by_key(setup.world.csv("youtube", "video_report.csv"), "video_id")
+    assert len(videos) == len(setup.world.csv("youtube", "video_report.csv"))
+
+
+def test_analytics_reads_the_roster_channel_not_the_logins_default(make, world_dir):
+    wrong, _, one, two = channels(world_dir)[:4]
+    setup = make(connected=[])
+    store = TokenStore.in_data_dir(setup.data)
+    store.put("youtube", wrong, Token("", refresh_token=refresh(channels(world_dir)[1])))  # another channel's login
+    setup.fake.refresh_tokens[two] = refresh(one)  # one Google login owning two roster channels
+    for cid in (one, two):
+        store.put("youtube", cid, Token("", refresh_token=refresh(one)))
+    record = setup.pull()
+    outcomes = {a.account_id: a for a in record.accounts}
+    assert outcomes[wrong].status == "stopped" and record.stopped == [outcomes[wrong]]
+    assert f"does not own channel {wrong}: ask the creator to reconnect" in outcomes[wrong].message
+    assert all((outcomes[c].access, outcomes[c].status) == ("creator", "ok") for c in (one, two))
+    rows, want = by_key(setup.rows("channel_report.csv"), "channel_id"), expected_channels(setup.world, DAY)
+    assert all(rows[wrong][c] == "" for c in ANALYTICS_CHANNEL)  # no other channel's figures under it
+    assert (rows[one], rows[two]) == (want[one], want[two])
+    mine = [r for r in setup.world.csv("youtube", "video_report.csv") if r["channel_id"] in (one, two)]
+    assert [r for r in setup.rows("video_report.csv") if r["channel_id"] in (one, two)] == mine
+    assert {r.query["ids"][0] for r in setup.calls("reports")} == {f"channel=={c}" for c in (wrong, one, two)}
+
+
+def test_a_channels_batch_that_keeps_failing_costs_its_own_channels(make, world_dir, monkeypatch):
+    monkeypatch.setattr(youtube, "PAGE", 5)  # the 13 channels in batches of 5, 5 and 3
+    ids = channels(world_dir)
+    bad = set(ids[5:10])
+    setup = make()
+    tamper(setup, lambda request, response: google_error(503, "backendError", "down") if request.path.endswith(
+        "/channels") and bad & set((request.arg("id") or "").split(",")) else response)
+    record = setup.pull()
+    outcomes = {a.account_id: a for a in record.accounts}
+    assert {c for c, a in outcomes.items() if a.status == "failed"} == bad and record.incomplete is None
+    assert all("503" in outcomes[c].message for c in bad)
+    assert all(a.status == "ok" for c, a in outcomes.items() if c not in bad)
+    assert {r["channel_id"] for r in setup.rows("channel_report.csv")} == set(ids) - bad

@@ -8,10 +8,13 @@ Under the prefix "/youtube":
 
 The Data API shows the world's "today" (`world.day` folder): channels with subscriberCount rounded down to 3
 significant figures, and video statistics as strings. Analytics answers a report date `d` from folder `d + 1` (the
-export for `d`), so it can answer for past days. Switches: `quota` / `quota_exhausted` (403 quotaExceeded),
-`revoked` (channels whose refresh token gives invalid_grant), `page_size` (caps playlistItems pages),
-`analytics_until` (Analytics has no figures after that date yet, like YouTube's 2-3 day delay), `failures`
-(errors answered by the next Data API calls: 503 backendError, 403 rateLimitExceeded, 429...).
+export for `d`), so it can answer for past days, and only for `ids=channel==<id>` of a channel the token's Google
+login owns (or `MINE`, its first channel): any other channel gets 403 forbidden, like Google.
+
+Switches: `quota` / `quota_exhausted` (403 quotaExceeded), `revoked` (channels whose refresh token gives
+invalid_grant), `page_size` (caps playlistItems pages), `analytics_until` (Analytics has no figures after that date
+yet, like YouTube's 2-3 day delay), `failures` (errors answered by the next Data API calls: 503 backendError, 403
+rateLimitExceeded, 429...).
 """
 from __future__ import annotations
 
@@ -44,12 +47,14 @@ class FakeYouTube:
                  failures: list[tuple[int, str]] | None = None):
         self.world, self.api_key = world, api_key
         self.client_id, self.client_secret = client_id, client_secret
-        self.refresh_tokens = dict(refresh_tokens or {})  # channel id -> its creator's refresh token
+        # channel id -> the refresh token of the Google login owning it; a login owning several channels has one
+        # token for all of them, and `channel==MINE` reads the first of them
+        self.refresh_tokens = dict(refresh_tokens or {})
         self.page_size, self.quota, self.quota_exhausted = page_size, quota, quota_exhausted
         self.revoked, self.analytics_until = set(revoked or ()), analytics_until
         self.failures = list(failures or [])  # (status, reason) answered by the next Data API calls, uncharged
         self.units = 0  # Data API units charged
-        self.access: dict[str, str] = {}  # access token -> channel id
+        self.access: dict[str, list[str]] = {}  # access token -> the channels its Google login owns
         self._cache: dict[tuple[str, date], list[dict[str, str]]] = {}
 
     def _csv(self, name: str, day: date | None = None) -> list[dict[str, str]]:
@@ -179,22 +184,24 @@ class FakeYouTube:
             return FakeResponse(401, {"error": "invalid_client", "error_description": "Unauthorized"})
         if form.get("grant_type") != "refresh_token":
             return FakeResponse(400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"})
-        owner = next((c for c, t in self.refresh_tokens.items() if t == form.get("refresh_token")), None)
-        if owner is None or owner in self.revoked:
+        owned = [c for c, t in self.refresh_tokens.items() if t == form.get("refresh_token")]
+        if not owned or self.revoked & set(owned):
             return FakeResponse(400, {"error": "invalid_grant", "error_description": "Token has been expired or "
                                       "revoked."})
-        access = f"ya29.fake-{len(self.access) + 1:04d}-{owner[-6:]}"
-        self.access[access] = owner
+        access = f"ya29.fake-{len(self.access) + 1:04d}-{owned[0][-6:]}"
+        self.access[access] = owned
         return FakeResponse(200, {"access_token": access, "expires_in": 3599, "token_type": "Bearer",
                                   "scope": "https://www.googleapis.com/auth/yt-analytics.readonly"})
 
     # --- Analytics ---
     def _analytics(self, request: FakeRequest) -> FakeResponse:
-        owner = self.access.get(request.bearer() or "")
-        if owner is None:
+        owned = self.access.get(request.bearer() or "")
+        if owned is None:
             return google_error(401, "authError", "Request had invalid authentication credentials. Expected OAuth 2 "
                                 "access token, login cookie or other valid authentication credential.")
-        if request.arg("ids") not in ("channel==MINE", f"channel=={owner}"):
+        asked = (request.arg("ids") or "").removeprefix("channel==")
+        owner = owned[0] if asked == "MINE" else asked
+        if owner not in owned:  # like Google: a channel the token's login does not own is refused, not empty
             return google_error(403, "forbidden", "Forbidden")
         try:
             start, end = date.fromisoformat(request.arg("startDate")), date.fromisoformat(request.arg("endDate"))

@@ -123,7 +123,7 @@ class _Reader:
                                        "story_insights.ndjson": []}
         if mode == "daily":
             user = self.get("{ig-user-id}", ig_id, token, {"fields": ig_map.USER_FIELDS})
-            rows["users.ndjson"].append(ig_map.user_record(user, self.stamp, self.v))
+            rows["users.ndjson"].append(ig_map.user_record(user, self.stamp, self.v, "creator"))
             for item in self._edge("media", ig_id, token):
                 if item.get("media_product_type") == "STORY":
                     continue
@@ -170,7 +170,7 @@ class _Reader:
             after = ((media.get("paging") or {}).get("cursors") or {}).get("after")
             if not data or not after or not readable or not ig_map.in_window(readable[-1], self.now):
                 break
-        return {"users.ndjson": [ig_map.user_record(user, self.stamp, self.v)], "media.ndjson": media_rows}
+        return {"users.ndjson": [ig_map.user_record(user, self.stamp, self.v, "public")], "media.ndjson": media_rows}
 
 
 def _listed(data: object) -> list:

@@ -106,11 +106,12 @@ def stamps(fetched_at: str, api_version: str) -> dict:
     return {"fetched_at": fetched_at, "api_version": api_version}
 
 
-def user_record(obj: dict, fetched_at: str, api_version: str) -> dict:
-    """An IG User (own read or Business Discovery) -> a users.ndjson row; fields the API left out stay absent."""
+def user_record(obj: dict, fetched_at: str, api_version: str, access: str) -> dict:
+    """An IG User (own read or Business Discovery) -> a users.ndjson row; fields the API left out stay absent.
+    `access` (creator | public) tells the marts why the account's insights may be null."""
     row = {"id": str(obj["id"])}
     row.update({k: obj[k] for k in ("username", "followers_count", "follows_count", "media_count") if k in obj})
-    return {**row, **stamps(fetched_at, api_version)}
+    return {**row, **stamps(fetched_at, api_version), "access": access}
 
 
 def media_record(obj: dict, owner_id: str, fetched_at: str, api_version: str) -> dict:

@@ -85,7 +85,8 @@ def user_record(data: dict, username: str, fetched_at: str, api_version: str) ->
     return {"username": username, "display_name": data.get("display_name"),
             "follower_count": _int(data.get("followers_count")), "following_count": _int(data.get("following_count")),
             "likes_count": _int(data.get("total_likes")), "video_count": _int(data.get("videos_count")),
-            "fetched_at": fetched_at, "api_version": api_version}
+            "fetched_at": fetched_at, "api_version": api_version,
+            "access": "creator"}  # TikTok has no public route: whatever landed was read with the creator's token
 
 
 def video_record(video: dict, username: str, fetched_at: str, api_version: str) -> dict:

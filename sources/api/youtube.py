@@ -8,59 +8,47 @@ Choices:
   pull stops before overspending, and on a 403 `quotaExceeded`. Channels pulled whole before the stop are written,
   the others are `skipped` in `_pull.json`; when no channel was pulled no file is written (the day stays
   "not delivered" rather than "delivered empty"). Analytics calls cost no Data API units.
+- A rerun of a landing day merges into the earlier runs' files: channels it did not read keep their rows.
+- One channel's failure or unreadable answer costs that channel only (`failed`, or `stopped` if a human must act).
+- Analytics is asked for the roster's channel id, never `channel==MINE`: a Google login that owns several channels,
+  or connected the wrong one, is refused (403) and the channel `stopped`, rather than another channel's figures filed.
 - `subscriber_count` is the Data API's value, rounded by YouTube to 3 significant figures even for connected
   creators (Analytics has gains and losses, not a total): a documented loss against an exact export.
 - Analytics days are Pacific days; the report date is taken as the landing date - 1, like the delivered export.
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import httpx
 
 from influence_pipeline.sources.api import youtube_map as m
 from influence_pipeline.sources.api.accounts import roster_accounts
-from influence_pipeline.sources.api.client import AccessError, ApiClient, PullError, QuotaExhausted, RetryPolicy, redact
+from influence_pipeline.sources.api.client import (
+    MALFORMED,
+    AccessError,
+    ApiClient,
+    PullError,
+    QuotaExhausted,
+    RetryPolicy,
+    expect_object,
+    redact,
+)
 from influence_pipeline.sources.api.config import ApiSettings
-from influence_pipeline.sources.api.landing_out import AccountOutcome, PullRecord, landing_file, utc_stamp, write_csv
+from influence_pipeline.sources.api.landing_out import AccountOutcome, PullRecord, landing_file, utc_stamp
 from influence_pipeline.sources.api.state import CursorStore, Token, TokenStore
+from influence_pipeline.sources.api.youtube_restate import FILES, RESTATE_DAYS, QuotaBudget, merge_day, restate
 
 SOURCE = "youtube"
 API_VERSION = "data-v3+analytics-v2"
-PACIFIC = ZoneInfo("America/Los_Angeles")
 WINDOW_DAYS = 14  # videos stay in the report for 14 days after posting
-RESTATE_DAYS = 2  # with today's report date: Analytics for the last 3 days every night
 PAGE = 50  # the Data API's maximum ids / maxResults per call
 ENDPOINTS = ["GET /youtube/v3/channels", "GET /youtube/v3/playlistItems", "GET /youtube/v3/videos",
              "POST <oauth token url>", "GET /v2/reports"]
+PUBLIC_WRITTEN = " (public figures written unless an earlier run of the day landed more)"
 PUBLIC_ONLY = ("subscribers_gained, subscribers_lost, daily views, shares and is_short need the creator's YouTube "
                "Analytics authorisation: ask the creator to connect the channel")
-
-
-class QuotaBudget:
-    """Data API units spent per Pacific day, kept in the source's cursor file so several runs share one budget."""
-
-    def __init__(self, store: CursorStore, budget: int, now: datetime):
-        self.store, self.budget = store, budget
-        self.day = now.astimezone(PACIFIC).date().isoformat()
-        saved = store.get("quota") or {}
-        self.before = saved.get("used", 0) if saved.get("day") == self.day else 0
-        self.spent = 0  # by this run, for PullRecord.quota_used
-
-    def spend(self, units: int, what: str) -> None:
-        used = self.before + self.spent
-        if used + units > self.budget:
-            raise QuotaExhausted(f"youtube: the daily Data API budget is spent ({used} of {self.budget} units used on "
-                                 f"{self.day} Pacific; {what} needs {units}); it resets at midnight Pacific time")
-        self.spent += units
-        self.store.put(quota={"day": self.day, "used": used + units})
-
-    def refused(self) -> None:
-        """Google said the quota is spent: later runs of the same Pacific day need not try."""
-        self.store.put(quota={"day": self.day, "used": max(self.budget, self.before + self.spent)})
 
 
 @dataclass
@@ -88,7 +76,7 @@ class _Run:
         self.data = ApiClient(SOURCE, settings.youtube_api_base_url, headers={"X-Goog-Api-Key": key},
                               secrets=self.secrets, classifier=m.data_classifier, policy=policy)
         self.analytics = ApiClient(SOURCE, settings.youtube_analytics_base_url, secrets=self.secrets,
-                                   classifier=m.data_classifier, policy=policy)
+                                   classifier=m.analytics_classifier, policy=policy)
         base, self.token_path = _split(settings.youtube_oauth_token_url)
         self.oauth = ApiClient(SOURCE, base, secrets=self.secrets, classifier=m.token_classifier, policy=policy)
         self.budget = QuotaBudget(CursorStore(settings.data_dir, SOURCE), settings.youtube_daily_quota, now)
@@ -107,15 +95,27 @@ class _Run:
         except QuotaExhausted:
             self.budget.refused()
             raise
-        return body or {}
+        return expect_object(body, f"youtube GET {path}")
 
-    def channels(self, ids: list[str]) -> dict[str, dict]:
-        found = {}
+    def channels(self, ids: list[str]) -> tuple[dict[str, dict], dict[str, str], PullError | None]:
+        """The roster's channel resources by id, the channels of batches that could not be read (id -> why), and what
+        stopped the source (a spent quota, the brand's key refused) if anything did. A batch that keeps failing or
+        answers oddly costs its own 50 channels only; the batches read before a stop are kept."""
+        found: dict[str, dict] = {}
+        failed: dict[str, str] = {}
         for i in range(0, len(ids), PAGE):
-            body = self._data("/youtube/v3/channels", {"part": "snippet,statistics,contentDetails",
-                                                       "id": ",".join(ids[i:i + PAGE])})
-            found.update({c["id"]: c for c in body.get("items") or []})
-        return found
+            batch = ids[i:i + PAGE]
+            try:
+                body = self._data("/youtube/v3/channels", {"part": "snippet,statistics,contentDetails",
+                                                           "id": ",".join(batch)})
+                items = {c["id"]: c for c in body.get("items") or []}
+            except (QuotaExhausted, AccessError) as exc:  # no later call can succeed this run
+                return found, failed, exc
+            except (PullError, *MALFORMED) as exc:
+                failed.update(dict.fromkeys(batch, m.describe(exc)))
+                continue
+            found.update(items)
+        return found, failed, None
 
     def recent_uploads(self, channel: dict) -> list[str]:
         """Ids of the channel's videos published in the window, newest first; stops paging at the first older one
@@ -159,7 +159,10 @@ class _Run:
         body, _ = self.oauth.post(self.token_path, data={
             "grant_type": "refresh_token", "client_id": client_id, "client_secret": secret,
             "refresh_token": creator.token.refresh_token})
-        access = body["access_token"]
+        body = expect_object(body, "youtube token refresh")
+        access = body.get("access_token")
+        if not isinstance(access, str) or not access:
+            raise PullError("youtube token refresh: Google's answer has no access_token; the next pull tries again")
         token = creator.token
         # Google refresh tokens do not rotate; keep a new one should Google ever send it
         creator.token = Token(access, (self.now + timedelta(seconds=int(body.get("expires_in", 3600)))).isoformat(),
@@ -169,8 +172,9 @@ class _Run:
         return access
 
     def report(self, creator: Creator, params: dict) -> list[dict]:
-        """One Analytics query for the creator's own channel; a stored access token refused mid-life is refreshed
-        once (a token this run just obtained and still refused is an access problem, not staleness)."""
+        """One Analytics query for the roster's channel by its id (`channel==MINE` would read whichever channel the
+        creator's Google login defaults to, and file its figures under the roster's); a stored access token refused
+        mid-life is refreshed once (a token this run just obtained and still refused is an access problem)."""
         stored = creator.token
         if creator.access is None and (not stored.access_token or stored.expires_within(self.now, 5 / 1440)):
             self._refresh(creator)
@@ -179,9 +183,12 @@ class _Run:
             if value not in self.analytics.secrets:
                 self.analytics.secrets.append(value)
             try:
-                body, _ = self.analytics.get("/v2/reports", params={"ids": "channel==MINE", **params},
+                body, _ = self.analytics.get("/v2/reports", params={"ids": f"channel=={creator.channel_id}", **params},
                                              headers={"Authorization": f"Bearer {value}"})
-                return m.table(body)
+                return m.table(expect_object(body, "youtube GET /v2/reports"))
+            except m.NotOwner:
+                raise AccessError(f"youtube: the connected Google account does not own channel {creator.channel_id}: "
+                                  "ask the creator to reconnect with the right channel") from None
             except AccessError:
                 if creator.access is not None:
                     raise
@@ -204,98 +211,78 @@ class _Run:
         return out
 
     # --- the pull ---
-    def pull(self) -> PullRecord:
-        accounts = roster_accounts(self.settings.landing_dir, self.ds, SOURCE)
-        ids = [a.platform_account_id for a in accounts]
-        rec, rep = self.record, self.rep.isoformat()
-        channel_rows, video_rows, creators, pulled = [], [], [], 0
-        source_stop: PullError | None = None
+    def read_channel(self, cid: str, channel: dict) -> tuple[AccountOutcome, dict, list[dict], Creator | None]:
+        """One roster channel: its public figures (Data API), then its creator's Analytics when connected. Raises what
+        stops the public read; an Analytics failure costs the Analytics columns only (the public figures land)."""
+        rep = self.rep.isoformat()
+        videos = self.videos(self.recent_uploads(channel))
+        row, rows = m.channel_row(rep, channel, None), [m.video_row(rep, v, None) for v in videos]
+        token = self.tokens.get(SOURCE, cid)
+        if token is None:
+            return AccountOutcome(cid, "public", "partial", PUBLIC_ONLY), row, rows, None
+        creator = Creator(cid, token)
         try:
-            channels = self.channels(ids)
-        except PullError as exc:  # quota spent, or the brand's key refused: no channel can be read this run
-            channels, source_stop = {}, exc
-            rec.warnings.append(str(exc))
+            creator.days = {r["day"]: r for r in self.report(creator, {
+                "startDate": (self.rep - timedelta(days=RESTATE_DAYS)).isoformat(), "endDate": rep,
+                "metrics": m.DAY_METRICS, "dimensions": "day", "sort": "day"})}
+            per_video, day = self.video_report(creator, rows, self.rep), creator.days.get(rep)
+            row = m.channel_row(rep, channel, day, "creator")
+            rows = [m.video_row(rep, v, per_video.get(v["id"])) for v in videos]
+        except (PullError, *MALFORMED) as exc:
+            status = "stopped" if isinstance(exc, AccessError) else "partial"
+            return AccountOutcome(cid, "public", status, m.describe(exc) + PUBLIC_WRITTEN), row, rows, None
+        if day:
+            return AccountOutcome(cid, "creator", "ok"), row, rows, creator
+        return AccountOutcome(cid, "creator", "partial", f"YouTube Analytics has no figures for {rep} yet: left "
+                              "empty, filled by the next nights' restatement"), row, rows, creator
+
+    def pull(self) -> PullRecord:
+        ids = [a.platform_account_id for a in roster_accounts(self.settings.landing_dir, self.ds, SOURCE)]
+        rec, out, creators = self.record, {name: [] for name, _, _ in FILES}, []
+        read: set[str] = set()  # channels read whole (as far as their access goes): their rows replace earlier ones
+        fallback: set[str] = set()  # Analytics failed: public rows, kept only where no earlier run landed any
+        channels, failed, stop = self.channels(ids)
+        if stop is not None:  # quota spent, or the brand's key refused: no channel can be read this run
+            rec.warnings.append(str(stop))
         for cid in ids:
-            if source_stop is not None:
-                status = "skipped" if isinstance(source_stop, QuotaExhausted) else "stopped"
-                rec.accounts.append(AccountOutcome(cid, "none", status, str(source_stop)))
+            if stop is not None:
+                status = "skipped" if isinstance(stop, QuotaExhausted) else "stopped"
+                rec.accounts.append(AccountOutcome(cid, "none", status, str(stop)))
+                continue
+            if cid in failed:
+                rec.accounts.append(AccountOutcome(cid, "none", "failed", failed[cid]))
                 continue
             if cid not in channels:
                 rec.accounts.append(AccountOutcome(cid, "none", "stopped", "youtube: the Data API does not know this "
                                                    "channel id (deleted, or mistyped in the roster)"))
                 continue
             try:
-                videos = self.videos(self.recent_uploads(channels[cid]))
+                outcome, row, rows, creator = self.read_channel(cid, channels[cid])
             except QuotaExhausted as exc:
-                source_stop = exc
+                stop = exc
                 rec.warnings.append(str(exc))
                 rec.accounts.append(AccountOutcome(cid, "none", "skipped", str(exc)))
                 continue
-            except PullError as exc:
-                rec.accounts.append(AccountOutcome(cid, "public", "failed", str(exc)))
+            except (PullError, *MALFORMED) as exc:  # one odd answer or record costs this channel, not the others
+                status = "stopped" if isinstance(exc, AccessError) else "failed"
+                rec.accounts.append(AccountOutcome(cid, "public", status, m.describe(exc)))
                 continue
-            pulled += 1
-            rows = [m.video_row(rep, v, None) for v in videos]
-            day, outcome = None, AccountOutcome(cid, "public", "partial", PUBLIC_ONLY)
-            token = self.tokens.get(SOURCE, cid)
-            if token is not None:
-                creator = Creator(cid, token)
-                try:
-                    creator.days = {r["day"]: r for r in self.report(creator, {
-                        "startDate": (self.rep - timedelta(days=RESTATE_DAYS)).isoformat(), "endDate": rep,
-                        "metrics": m.DAY_METRICS, "dimensions": "day", "sort": "day"})}
-                    per_video = self.video_report(creator, rows, self.rep)
-                except AccessError as exc:
-                    outcome = AccountOutcome(cid, "public", "stopped", f"{exc} (public figures written)")
-                except PullError as exc:
-                    outcome = AccountOutcome(cid, "public", "partial", f"{exc} (public figures written)")
-                else:
-                    creators.append(creator)
-                    day = creator.days.get(rep)
-                    rows = [m.video_row(rep, v, per_video.get(v["id"])) for v in videos]
-                    outcome = AccountOutcome(cid, "creator", "ok" if day else "partial", "" if day else
-                                             f"YouTube Analytics has no figures for {rep} yet: left empty, filled "
-                                             "by the next nights' restatement")
             rec.accounts.append(outcome)
-            channel_rows.append(m.channel_row(rep, channels[cid], day))
-            video_rows += rows
-        if source_stop is not None:
-            rec.incomplete = str(source_stop)
-        if pulled:
-            for name, columns, rows in (("channel_report.csv", m.CHANNEL_COLUMNS, channel_rows),
-                                        ("video_report.csv", m.VIDEO_COLUMNS, video_rows)):
-                rec.files[name] = write_csv(landing_file(self.settings.landing_dir, SOURCE, self.ds, name), columns,
-                                            rows)
-        self.restate(creators)
+            (fallback if outcome.message.endswith(PUBLIC_WRITTEN) else read).add(cid)
+            out["channel_report.csv"].append(row)
+            out["video_report.csv"] += rows
+            creators += [creator] if creator else []
+        if stop is not None:
+            rec.incomplete = str(stop)
+        if read or fallback:  # none read: the day stays "not delivered" (or keeps an earlier run's files), not empty
+            for name, columns, key in FILES:
+                rec.files[name] = merge_day(landing_file(self.settings.landing_dir, SOURCE, self.ds, name), columns,
+                                            out[name], key, read, fallback)
+        restate(self, creators)
         rec.quota_used, rec.requests = self.budget.spent, sum(
             c.stats.requests for c in (self.data, self.analytics, self.oauth))
         rec.retries = sum(c.stats.retries for c in (self.data, self.analytics, self.oauth))
         return rec
-
-    def restate(self, creators: list[Creator]) -> None:
-        """Rewrite the two previous landing days' files with fresh Analytics figures, only where they changed (an
-        unchanged restatement leaves the files, and so ingestion, alone)."""
-        for back in range(1, RESTATE_DAYS + 1):
-            landing, report_date = self.ds - timedelta(days=back), self.rep - timedelta(days=back)
-            for name in ("channel_report.csv", "video_report.csv"):
-                path = landing_file(self.settings.landing_dir, SOURCE, landing, name)
-                if not path.exists():
-                    continue
-                with path.open(encoding="utf-8", newline="") as handle:
-                    reader = csv.DictReader(handle)
-                    old, columns = list(reader), list(reader.fieldnames or [])
-                new = old
-                for creator in creators:
-                    try:
-                        fresh = {} if name == "channel_report.csv" else self.video_report(
-                            creator, [r for r in new if r.get("channel_id") == creator.channel_id], report_date)
-                    except PullError as exc:
-                        self.record.warnings.append(f"restating {landing}/{name} for {creator.channel_id}: {exc}")
-                        continue
-                    new = m.restate(new, creator.channel_id, (creator.days or {}).get(report_date.isoformat()),
-                                    fresh)
-                if new != old:
-                    self.record.files[f"{landing.isoformat()}/{name}"] = write_csv(path, columns, new)
 
 
 def pull(settings: ApiSettings, ds: date, *, now: datetime, policy: RetryPolicy, mode: str = "daily") -> PullRecord:

@@ -7,15 +7,17 @@ from datetime import datetime, timezone
 import httpx
 
 from influence_pipeline.sources.api.client import (
+    MALFORMED,
     AccessError,
     PullError,
     QuotaExhausted,
     TransientError,
+    malformed_message,
     retry_after_seconds,
 )
 
 CHANNEL_COLUMNS = ("date", "channel_id", "channel_title", "subscriber_count", "subscribers_gained",
-                   "subscribers_lost", "views")
+                   "subscribers_lost", "views", "access")
 VIDEO_COLUMNS = ("date", "channel_id", "video_id", "published_at", "title", "is_short", "views", "likes", "comments",
                  "shares")
 #: columns only a creator's Analytics authorisation can fill; left empty for channels read publicly
@@ -54,6 +56,23 @@ def data_classifier(response: httpx.Response, body: object) -> PullError | None:
     if status in (401, 403):
         return AccessError(f"{what}: not authorised")
     return PullError(what)
+
+
+class NotOwner(AccessError):
+    """Analytics refused the asked channel to this token (403 forbidden): the creator's Google login does not own it,
+    or owns several channels and connected another one. Refreshing the token cannot help."""
+
+
+def analytics_classifier(response: httpx.Response, body: object) -> PullError | None:
+    error = data_classifier(response, body)
+    if response.status_code == 403 and "forbidden" in _reasons(body):
+        return NotOwner(str(error))
+    return error
+
+
+def describe(exc: Exception) -> str:
+    """An account's message for what stopped it: an answer we could not read says so without quoting its values."""
+    return malformed_message("youtube", exc) if isinstance(exc, MALFORMED) else str(exc)
 
 
 def token_classifier(response: httpx.Response, body: object) -> PullError | None:
@@ -99,16 +118,17 @@ def _count(value) -> int | None:
     return None if value in (None, "") else int(value)
 
 
-def channel_row(report_date: str, channel: dict, day: dict | None) -> dict:
+def channel_row(report_date: str, channel: dict, day: dict | None, access: str = "public") -> dict:
     """A `channel_report.csv` row from a Data API channel resource and, for a connected creator, the Analytics
-    `day` row of the report date. `subscriber_count` is the Data API's rounded, current count (empty when hidden)."""
+    `day` row of the report date. `subscriber_count` is the Data API's rounded, current count (empty when hidden);
+    `access` (creator | public) tells the marts why the Analytics columns may be empty."""
     stats = channel.get("statistics") or {}
     hidden = stats.get("hiddenSubscriberCount") is True
     row = {"date": report_date, "channel_id": channel["id"], "channel_title": (channel.get("snippet") or {}).get("title"),
            "subscriber_count": None if hidden else _count(stats.get("subscriberCount"))}
     day = day or {}
     row.update(subscribers_gained=_count(day.get("subscribersGained")),
-               subscribers_lost=_count(day.get("subscribersLost")), views=_count(day.get("views")))
+               subscribers_lost=_count(day.get("subscribersLost")), views=_count(day.get("views")), access=access)
     return row
 
 

@@ -26,11 +26,14 @@ def _niche(rules: Niches) -> tuple[pl.Expr, pl.Expr]:
 
 
 def build_dim_account(accounts: pl.LazyFrame, account_daily: pl.LazyFrame, posts: pl.LazyFrame,
-                      previous: pl.LazyFrame, as_of: date, niches: Niches, tiers: dict[str, int]) -> pl.LazyFrame:
+                      previous: pl.LazyFrame, as_of: date, niches: Niches, tiers: dict[str, int],
+                      snapshots: pl.LazyFrame | None = None) -> pl.LazyFrame:
     """The day's stg_social_accounts, today's fct_account_daily, fct_post_engagement of the niche window
-    (post_id, account_id, posted_date, post_niche) and the previous night's dim_account (account_id, niche,
-    niche_source; empty on the first night) → one row per social account: its niche with the evidence behind it,
-    and its current followers and tier (from the roster's declared followers when no platform snapshot has any)."""
+    (post_id, account_id, posted_date, post_niche), the previous night's dim_account (account_id, niche,
+    niche_source; empty on the first night) and stg_account_daily of the trailing window (account_id,
+    snapshot_date, fetched_at, metrics_access; None: no access known) → one row per social account: its niche with
+    the evidence behind it, its current followers and tier (from the roster's declared followers when no platform
+    snapshot has any), and whose credentials its latest pull used."""
     evidence = count_niche_posts(posts, as_of, niches)
     classified = evidence.group_by("account_id").agg(_classified=pl.col("posts").sum())
     niche, source = _niche(niches)
@@ -39,6 +42,7 @@ def build_dim_account(accounts: pl.LazyFrame, account_daily: pl.LazyFrame, posts
     niche_posts = pl.when(known).then(pl.col("posts").fill_null(0))
     return (accounts.select("account_id", "influencer_id", "platform", "handle", "niche", "declared_followers")
             .join(current, on="account_id", how="left")
+            .join(_latest_access(snapshots), on="account_id", how="left")
             .join(map_roster_niches(accounts.select("account_id", "niche"), niches).rename({"roster_niche": "_roster"}),
                   on="account_id", how="left")
             .join(infer_caption_niches(evidence, previous, niches), on="account_id", how="left")
@@ -53,8 +57,17 @@ def build_dim_account(accounts: pl.LazyFrame, account_daily: pl.LazyFrame, posts
                           tier=pl.coalesce("tier", tier(pl.col("declared_followers"), tiers)))
             .select("account_id", "influencer_id", "platform", "handle", "niche", "niche_source", "niche_confidence",
                     "niche_posts", "roster_niche", "declared_followers", "followers", "tier", "tier_source",
-                    "er_30d_mean", "er_benchmark")
+                    "er_30d_mean", "er_benchmark", "metrics_access")
             .sort("account_id"))
+
+
+def _latest_access(snapshots: pl.LazyFrame | None) -> pl.LazyFrame:
+    """account_id → metrics_access of its latest snapshot that says (a delivered file in between says nothing)."""
+    if snapshots is None:
+        return pl.LazyFrame(schema={"account_id": pl.String, "metrics_access": pl.String})
+    return (snapshots.filter(pl.col("metrics_access").is_not_null())
+            .sort("snapshot_date", "fetched_at", nulls_last=False)
+            .group_by("account_id").agg(pl.col("metrics_access").last()))
 
 
 def build_dim_influencer(influencers: pl.LazyFrame, dim_account: pl.LazyFrame) -> pl.LazyFrame:

@@ -25,7 +25,8 @@ from influence_pipeline.transforms.staging.common import (
 )
 
 ACCOUNT_DAILY_COLUMNS = ["account_id", "platform", "snapshot_date", "followers", "following", "media_count",
-                         "subscribers_gained", "subscribers_lost", "fetched_at", *LINEAGE]
+                         "subscribers_gained", "subscribers_lost", "fetched_at", "metrics_access", *LINEAGE]
+_ACCESS = ("creator", "public")
 POST_COLUMNS = ["post_id", "account_id", "platform", "media_type", "is_story", "posted_at", "snapshot_date",
                 "fetched_at", "likes", "comments", "shares", "saves", "views", "impressions", "reach", "replies", "link_clicks",
                 "is_likes_hidden", "caption", "permalink", "duration_seconds", *LINEAGE]
@@ -49,6 +50,12 @@ def _finish(parts: list[pl.LazyFrame], columns: list[str], keys: list[str], land
     return with_landing_date(latest_per_key(unified, keys, ["fetched_at"]), landing_date)
 
 
+def _access() -> pl.Expr:
+    """The pull's `access` stamp (creator | public); anything else, or no stamp (a delivered file), is null."""
+    value = pl.col("access").str.strip_chars().str.to_lowercase()
+    return pl.when(value.is_in(_ACCESS)).then(value).alias("metrics_access")
+
+
 def build_stg_account_daily(instagram_users: pl.LazyFrame, tiktok_user_info: pl.LazyFrame,
                             youtube_channel_report: pl.LazyFrame, landing_date: date) -> pl.LazyFrame:
     """Raw account pulls of the three platforms → one row per account per snapshot date (latest pull wins)."""
@@ -57,19 +64,19 @@ def build_stg_account_daily(instagram_users: pl.LazyFrame, tiktok_user_info: pl.
         _key("instagram", pl.col("id")).alias("account_id"), pl.lit("instagram").alias("platform"),
         _snapshot_date(ig_fetched, landing_date).alias("snapshot_date"),
         to_int(pl.col("followers_count")).alias("followers"), to_int(pl.col("follows_count")).alias("following"),
-        to_int(pl.col("media_count")).alias("media_count"), ig_fetched.alias("fetched_at"), *LINEAGE)
+        to_int(pl.col("media_count")).alias("media_count"), ig_fetched.alias("fetched_at"), _access(), *LINEAGE)
     tt_fetched = to_utc(pl.col("fetched_at"))
     tiktok = parsed_rows(tiktok_user_info).select(
         _key("tiktok", pl.col("username")).alias("account_id"), pl.lit("tiktok").alias("platform"),
         _snapshot_date(tt_fetched, landing_date).alias("snapshot_date"),
         to_int(pl.col("follower_count")).alias("followers"), to_int(pl.col("following_count")).alias("following"),
-        to_int(pl.col("video_count")).alias("media_count"), tt_fetched.alias("fetched_at"), *LINEAGE)
+        to_int(pl.col("video_count")).alias("media_count"), tt_fetched.alias("fetched_at"), _access(), *LINEAGE)
     youtube = parsed_rows(youtube_channel_report).select(
         _key("youtube", pl.col("channel_id")).alias("account_id"), pl.lit("youtube").alias("platform"),
         to_date(pl.col("date")).alias("snapshot_date"), to_int(pl.col("subscriber_count")).alias("followers"),
         to_int(pl.col("subscribers_gained")).alias("subscribers_gained"),
         to_int(pl.col("subscribers_lost")).alias("subscribers_lost"),
-        pl.lit(None, dtype=UTC_TS).alias("fetched_at"), *LINEAGE)
+        pl.lit(None, dtype=UTC_TS).alias("fetched_at"), _access(), *LINEAGE)
     return _finish([instagram, tiktok, youtube], ACCOUNT_DAILY_COLUMNS, ["account_id", "snapshot_date"], landing_date)
 
 
