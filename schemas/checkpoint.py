@@ -3,6 +3,7 @@ its dataset rules) and every table about to be published (keys, required columns
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -91,7 +92,7 @@ def evaluate_raw(check: BatchCheck, contract: Contract) -> BatchCheck:
 
 def validate_run(validation_dir: Path, ds: date, run_id: str, checks: dict[str, BatchCheck],
                  staged: dict[str, pl.DataFrame], engine: str = "polars",
-                 contracts: dict[str, Contract] | None = None) -> RunValidation:
+                 contracts: Mapping[str, Contract] | None = None) -> RunValidation:
     """Record every rule's outcome in GX (one suite validation result per batch, rendered into the data docs) and
     keep the results as JSON. The `polars` engine evaluates the rules with Polars and stores what GX would have;
     `gx` runs each batch through a GX Checkpoint on pandas (slower by an order of magnitude, same results). Gating on

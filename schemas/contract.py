@@ -5,11 +5,13 @@ row-level rules, the Great Expectations suites and the warehouse DDL are all der
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -206,9 +208,11 @@ def parse_contract(path: Path | Traversable, layer: str | None = None) -> Contra
 
 
 @lru_cache(maxsize=None)
-def load_contracts(directory: Path | Traversable = CONTRACTS_DIR) -> dict[str, Contract]:
+def load_contracts(directory: Path | Traversable = CONTRACTS_DIR) -> Mapping[str, Contract]:
     """Every contract under `directory`, by dataset name (names are unique across layers). A layer folder that is
-    missing or empty is an error: without its contracts no dataset can be read, checked or published."""
+    missing or empty is an error: without its contracts no dataset can be read, checked or published. Read-only:
+    the mapping is cached for the process, and a caller adding to it (`contracts |= …`) would change every later
+    caller's contracts (a test's made-up tables reached later tests' DDL that way); `|` gives a new dict instead."""
     contracts: dict[str, Contract] = {}
     for layer in LAYERS:
         folder = directory.joinpath(layer)
@@ -221,7 +225,7 @@ def load_contracts(directory: Path | Traversable = CONTRACTS_DIR) -> dict[str, C
             if contract.name in contracts:
                 raise ContractError(f"{path}: dataset {contract.name!r} already has a contract")
             contracts[contract.name] = contract
-    return contracts
+    return MappingProxyType(contracts)
 
 
 def contracts_in(layer: str) -> list[Contract]:

@@ -129,8 +129,8 @@ def test_the_polars_engine_records_what_gx_computes_for_every_rule(prefect_harne
                          "WHERE schema_name IN ('staging', 'marts')").fetchall()
         published = {table: con.sql(f'SELECT * FROM "{schema}"."{table}"').pl() for schema, table in tables}
     published |= {f"{name}_broken": _broken(frame, contracts[name]) for name, frame in published.items()}
-    contracts |= {f"{name}_broken": dataclasses.replace(contracts[name], name=f"{name}_broken")
-                  for name in list(published) if not name.endswith("_broken")}
+    contracts = contracts | {f"{name}_broken": dataclasses.replace(contracts[name], name=f"{name}_broken")
+                             for name in list(published) if not name.endswith("_broken")}
 
     def outcomes(engine: str, batches: dict = checks, tag: str = "") -> dict[str, tuple]:
         run = validate_run(data_dir / (engine + tag), DS, engine, batches, published, engine=engine,
