@@ -35,10 +35,21 @@ class RawField:
     pii: bool = False  # hashed at ingestion into `<name>_hash`
     nested: bool = False  # a JSON array/object: always kept as JSON text, even when a bad export sends a scalar
     added_in: str | None = None  # the landing format that added it: older CSV files may lack the column (null)
+    former: tuple[tuple[str, ...], ...] = ()  # where earlier landing formats put it (the contract's formerNames)
 
     @property
     def json_path(self) -> tuple[str, ...]:
         return self.path or (self.name,)
+
+    @property
+    def json_paths(self) -> tuple[tuple[str, ...], ...]:
+        """The current path first, then the earlier formats' paths: a file in any of the shapes loads."""
+        return (self.json_path, *self.former)
+
+    @property
+    def headers(self) -> tuple[str, ...]:
+        """CSV header names it may have: its own, then the earlier formats'."""
+        return (self.name, *(".".join(p) for p in self.former))
 
     @property
     def column(self) -> str:
@@ -70,7 +81,8 @@ class RawDataset:
 def _raw_dataset(contract: Contract) -> RawDataset:
     source, _, file = contract.landing_file.split("/")
     fields = tuple(RawField(p.name, p.json_path if "jsonPath" in p.custom else (), pii=p.is_pii,
-                            nested=p.logical_type in ("array", "object"), added_in=p.custom.get("addedIn"))
+                            nested=p.logical_type in ("array", "object"), added_in=p.custom.get("addedIn"),
+                            former=tuple(tuple(str(n).split(".")) for n in p.custom.get("formerNames") or ()))
                    for p in contract.properties)
     return RawDataset(contract.name, source, file, fields, full_snapshot=contract.is_full_snapshot,
                       alternatives=contract.alternatives)

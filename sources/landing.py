@@ -137,7 +137,7 @@ def _parse_ndjson(text: str, dataset: RawDataset, valid_utf8: bool) -> _Columns:
     # decoded strictly, no escaped half surrogate without any \u escape.
     check_utf8, check_escapes = not valid_utf8, "\\u" in text
     has_cr = "\r" in text
-    fields = [(parsed.values[f.name].append, f.json_path, f.nested) for f in dataset.fields]
+    fields = [(parsed.values[f.name].append, f.json_path, f.nested, f.former) for f in dataset.fields]
     dumps = json.dumps
     # Split on "\n" only: str.splitlines() would also break at U+2028 and friends, which JSON allows inside values.
     for number, line in enumerate(text.split("\n"), start=1):
@@ -149,8 +149,10 @@ def _parse_ndjson(text: str, dataset: RawDataset, valid_utf8: bool) -> _Columns:
         if error is not None:
             parsed.bad(number, error, line)
             continue
-        for append, path, nested in fields:
+        for append, path, nested, former in fields:
             value = record.get(path[0]) if len(path) == 1 else _dig(record, path)
+            if value is None and former:  # a line in an earlier landing format
+                value = next((v for p in former if (v := _dig(record, p)) is not None), None)
             if value is None or (not nested and type(value) is str):
                 append(value)
             else:
@@ -174,10 +176,12 @@ def _csv_rows(reader, dataset: RawDataset, rel_path: str) -> _Columns:
         return parsed
     header = [h.strip() for h in header]
     # A column a later landing format added (the contract's addedIn) may be absent from a file in the earlier shape.
-    missing = [f.name for f in dataset.fields if f.name not in header and f.added_in is None]
+    # A column an earlier format named otherwise (formerNames) is read under its old name.
+    index = {name: i for i, name in enumerate(header)}
+    column = {f.name: next((index[h] for h in f.headers if h in index), None) for f in dataset.fields}
+    missing = [f.name for f in dataset.fields if column[f.name] is None and f.added_in is None]
     if missing:
         raise LandingFileError(f"{rel_path}: header lacks the column(s) {', '.join(missing)} (found: {', '.join(header)})")
-    index = {name: i for i, name in enumerate(header)}
     while True:
         number = reader.line_num + 1  # a record spanning lines is known by its first line
         values = next(reader, None)
@@ -192,8 +196,7 @@ def _csv_rows(reader, dataset: RawDataset, rel_path: str) -> _Columns:
         if broken is not None:
             parsed.bad(number, f"field {broken} is not valid UTF-8", ",".join(values))
             continue
-        parsed.good(number, {f.name: (values[index[f.name]] or None) if f.name in index else None
-                             for f in dataset.fields})
+        parsed.good(number, {name: None if i is None else (values[i] or None) for name, i in column.items()})
     return parsed
 
 

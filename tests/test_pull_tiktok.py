@@ -31,10 +31,13 @@ DAY = date(2026, 11, 3)
 NOW = datetime(2026, 11, 3, 3, 0, tzinfo=UTC)  # the sample fetches TikTok from 03:00 UTC on the landing day
 APP_ID, APP_SECRET = "fake-app", "fake-app-secret-123"
 LANDING_FIELDS = {  # docs/landing.md
-    "user_info.ndjson": ["username", "display_name", "follower_count", "following_count", "likes_count",
-                         "video_count", "fetched_at"],
+    "user_info.ndjson": ["username", "display_name", "followers_count", "following_count", "total_likes",
+                         "videos_count", "fetched_at"],
     "videos.ndjson": ["item_id", "username", "create_time", "video_views", "likes", "comments", "shares", "favorites",
                       "reach", "video_duration", "fetched_at"]}
+
+FORMER = {"plays": "video_views", "follower_count": "followers_count", "likes_count": "total_likes",
+          "video_count": "videos_count"}
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +95,11 @@ def make(tmp_path, world_dir):
 
 
 def comparable(records: list[dict]) -> Counter:
-    """A multiset of records without the pull's stamps; older exports' `plays` is `video_views`."""
+    """A multiset of records without the pull's stamps, older exports' names (`plays`, `follower_count`, ...) read
+    as the current ones."""
     out = []
     for r in records:
-        r = {k: v for k, v in r.items() if k not in ("fetched_at", "api_version", "access")}
-        if "plays" in r:
-            r["video_views"] = r.pop("plays")
+        r = {FORMER.get(k, k): v for k, v in r.items() if k not in ("fetched_at", "api_version", "access")}
         out.append(json.dumps(r, sort_keys=True))
     return Counter(out)
 

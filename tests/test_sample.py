@@ -37,8 +37,8 @@ NDJSON_KEYS = {
                                "like_count?", "comments_count", "fetched_at"],
     "instagram/media_insights.ndjson": ["media_id", "reach", "saved", "shares", "views"],
     "instagram/story_insights.ndjson": ["media_id", "reach", "replies", "shares", "link_clicks"],
-    "tiktok/user_info.ndjson": ["username", "display_name", "follower_count", "following_count", "likes_count",
-                                "video_count", "fetched_at"],
+    "tiktok/user_info.ndjson": ["username", "display_name", "followers_count", "following_count", "total_likes",
+                                "videos_count", "fetched_at"],
     "tiktok/videos.ndjson": ["item_id", "username", "create_time", "video_views", "likes", "comments", "shares",
                              "favorites", "reach", "video_duration", "fetched_at"],
     "web_events/events.ndjson": ["event_id", "event_at", "anonymous_id", "event_type", "page_url", "referrer",
@@ -47,7 +47,9 @@ NDJSON_KEYS = {
                              "total_price", "subtotal_price", "total_discounts", "currency", "discount_codes",
                              "landing_site", "referring_site", "financial_status", "refunds", "test", "source_name"],
 }
-ALIASES = {"impressions": "views", "plays": "video_views"}
+# Older exports' names (accounts with alt_metric): the contracts read them as the current ones (formerNames).
+ALIASES = {"impressions": "views", "plays": "video_views", "follower_count": "followers_count",
+           "likes_count": "total_likes", "video_count": "videos_count"}
 
 
 def _days(n: int = DAYS) -> list[str]:
@@ -174,7 +176,7 @@ def test_followers_span_at_least_four_tiers(tmp_path):
     generate(tmp_path, START, 1, scale=1.0)
     d = _days(1)
     counts = [r["followers_count"] for r in _records(tmp_path, "instagram/users.ndjson", d)]
-    counts += [r["follower_count"] for r in _records(tmp_path, "tiktok/user_info.ndjson", d)]
+    counts += [r.get("followers_count", r.get("follower_count")) for r in _records(tmp_path, "tiktok/user_info.ndjson", d)]
     counts += [int(r[3]) for r in _csv(tmp_path, "youtube/channel_report.csv", d[0])[1:]]
     tiers = {sum(c >= t for t in (1_000, 5_000, 50_000, 500_000)) for c in counts}
     assert len(tiers) >= 4

@@ -116,10 +116,13 @@ class Social:
         users, videos = [], []
         for a in np.flatnonzero(self.plat == 1):
             acc = self.w.accounts[a]
-            users.append({"username": acc.username, "display_name": acc.title, "follower_count": _i(fol[a]),
+            # Accounts on an older export keep the earlier, Display API-style names (docs/landing.md).
+            names = ("follower_count", "likes_count", "video_count") if acc.alt_metric else (
+                "followers_count", "total_likes", "videos_count")
+            users.append({"username": acc.username, "display_name": acc.title, names[0]: _i(fol[a]),
                           "following_count": acc.follows + j * _i(self.follow_drift[a]) // 10,
-                          "likes_count": acc.likes_base + _i(likes_sum[a]),
-                          "video_count": acc.media_base + _i(n_videos[a]), "fetched_at": ig_ts(fetch[a])})
+                          names[1]: acc.likes_base + _i(likes_sum[a]),
+                          names[2]: acc.media_base + _i(n_videos[a]), "fetched_at": ig_ts(fetch[a])})
         idx, at = self._live(1, fetch)
         p = self.p
         for i, f in zip(idx.tolist(), p.frac(idx, at).tolist()):

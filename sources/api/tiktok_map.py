@@ -1,9 +1,9 @@
 """Pure functions between the TikTok API for Business (Accounts API, v1.3) and the landing shapes of docs/landing.md.
 
-The Business API names things differently from the landing files (which follow the older exports): `followers_count`
-for `follower_count`, `total_likes` for `likes_count`, `videos_count` for `video_count`; a video list carries no
-username (the account is the request's `business_id`), `create_time` may come as a string and `video_duration` as a
-float. These functions turn one API object into one landing record and sort the API's `code`s by what must happen.
+The landing files use the Business API's own names (`followers_count`, `total_likes`, `videos_count`); files in the
+earlier, Display API-style shape (`follower_count`, `likes_count`, `video_count`) still load (the contract's
+formerNames). A video list carries no username (the account is the request's `business_id`), `create_time` may come
+as a string and `video_duration` as a float. These functions turn one API object into one landing record and sort the API's `code`s by what must happen.
 """
 from __future__ import annotations
 
@@ -83,8 +83,8 @@ def user_record(data: dict, username: str, fetched_at: str, api_version: str) ->
     """/business/get/ `data` -> a landing user_info record. `username` is the roster's, so rows join the roster even
     if the creator renamed the account since (the caller warns about that)."""
     return {"username": username, "display_name": data.get("display_name"),
-            "follower_count": _int(data.get("followers_count")), "following_count": _int(data.get("following_count")),
-            "likes_count": _int(data.get("total_likes")), "video_count": _int(data.get("videos_count")),
+            "followers_count": _int(data.get("followers_count")), "following_count": _int(data.get("following_count")),
+            "total_likes": _int(data.get("total_likes")), "videos_count": _int(data.get("videos_count")),
             "fetched_at": fetched_at, "api_version": api_version,
             "access": "creator"}  # TikTok has no public route: whatever landed was read with the creator's token
 
@@ -100,10 +100,13 @@ def video_record(video: dict, username: str, fetched_at: str, api_version: str) 
 
 
 def landing_user_to_api(row: dict, fields: list[str] | None = None) -> dict:
-    """A landing user_info record -> /business/get/ `data` (the fake's direction), limited to `fields`."""
+    """A landing user_info record, in the current or the earlier shape -> /business/get/ `data` (the fake's
+    direction), limited to `fields`."""
     api = {"username": row.get("username"), "display_name": row.get("display_name"),
-           "followers_count": row.get("follower_count"), "following_count": row.get("following_count"),
-           "total_likes": row.get("likes_count"), "videos_count": row.get("video_count"),
+           "followers_count": row.get("followers_count", row.get("follower_count")),
+           "following_count": row.get("following_count"),
+           "total_likes": row.get("total_likes", row.get("likes_count")),
+           "videos_count": row.get("videos_count", row.get("video_count")),
            "profile_image": f"https://p16-sign.tiktokcdn.com/avt/{row.get('username')}.jpeg"}
     wanted = fields or ["display_name", "profile_image"]  # the endpoint's default fields
     return {k: api[k] for k in wanted if k in api}
