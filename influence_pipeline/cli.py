@@ -298,7 +298,7 @@ def dev_key() -> None:
 
 
 from influence_pipeline.paths_cli import attribute_paths  # noqa: E402
-from influence_pipeline.pull_cli import connect, pull  # noqa: E402
+from influence_pipeline.pull_cli import accounts, connect, pull  # noqa: E402
 from influence_pipeline.query_cli import query  # noqa: E402
 from influence_pipeline.setup_cli import prefect_setup, rules_template  # noqa: E402
 
@@ -308,6 +308,7 @@ app.command("rules-template")(rules_template)
 app.command("prefect-setup")(prefect_setup)
 app.command("pull")(pull)
 app.command("connect")(connect)
+app.command("accounts")(accounts)
 
 if __name__ == "__main__":  # after every command is registered, so `python -m influence_pipeline.cli` has them all
     app()

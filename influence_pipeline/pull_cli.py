@@ -1,4 +1,5 @@
-"""`influence pull` and `influence connect`: fetch a source from its API into landing/, and store a creator's token."""
+"""`influence pull`, `influence connect` and `influence accounts`: fetch a source from its API into landing/, store a
+creator's token, list which roster accounts have one."""
 from __future__ import annotations
 
 import json
@@ -74,6 +75,44 @@ def connect(
     store = TokenStore(settings.token_store_path)
     store.put(platform, account, token)
     console.print(f"stored the {platform} token of {account} in {store.path}", highlight=False)
+
+
+def accounts(
+    date_: Annotated[str | None, typer.Option("--date", help="Roster and pulls as of this date, YYYY-MM-DD "
+                                              "(default: today).")] = None,
+) -> None:
+    """List the roster's social accounts with their creator's token (connected, renew soon, expired, not connected),
+    the access a pull reads them with (creator: full insights; public: public figures only; none) and how the latest
+    pull went. Tokens are never shown."""
+    from datetime import UTC, datetime
+
+    from rich.table import Table
+
+    from influence_pipeline.sources.api.accounts import RosterMissing
+    from influence_pipeline.sources.api.config import ApiSettings
+    from influence_pipeline.sources.api.roster_access import roster_access
+    from influence_pipeline.sources.api.state import TokenStore
+
+    settings = ApiSettings()
+    now = datetime.now(UTC)
+    day = now.date() if date_ is None else _parse_date(date_, "--date")
+    try:
+        rows = roster_access(settings.landing_dir, TokenStore(settings.token_store_path), day, now,
+                             settings.token_expiry_warning_days)
+    except RosterMissing as exc:
+        raise typer.BadParameter(str(exc), param_hint="--date") from None
+    table = Table(title=f"roster accounts and creators' tokens as of {day}")
+    for column in ("platform", "account", "handle", "token", "until", "access", "last pull", "message"):
+        table.add_column(column)
+    for row in rows:
+        account = row.platform_account_id + ("" if row.in_roster else " (not in roster)")
+        last = f"{row.last_status} {row.last_pull_date}" if row.last_status else "-"
+        table.add_row(row.platform, account, row.handle and f"@{row.handle}", row.token, (row.token_until or "")[:10],
+                      row.access, last, row.last_message)
+    console.print(table)
+    connected = sum(r.access == "creator" for r in rows if r.in_roster)
+    console.print(f"{connected} of {sum(r.in_roster for r in rows)} roster accounts read with the creator's token; "
+                  "connect one with `influence connect --platform P --account A` (token JSON on stdin)", highlight=False)
 
 
 def pull_sample(world: Path, delivered: Path, data_dir: Path, dates: list[date]) -> None:
