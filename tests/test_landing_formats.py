@@ -10,7 +10,7 @@ import pytest
 
 from influence_pipeline.schemas.raw import BY_NAME, RawDataset, RawField
 from influence_pipeline.sources.landing import LandingFileError, read_landing_file
-from tests.bad_input.helpers import _assert_quarantined, _row_numbers, _split_one
+from tests.bad_input.helpers import _assert_quarantined, _row_numbers, _split_one, _stage
 
 KEY = b"k" * 32
 CURRENT = {"username": "glowbyjane", "display_name": "Jane Glow", "followers_count": 1240, "following_count": 80,
@@ -76,3 +76,24 @@ def test_a_csv_header_with_neither_name_is_refused_naming_the_column(tmp_path):
     path.write_text("views\n10\n")
     with pytest.raises(LandingFileError, match="lacks the column.*subscriber_count"):
         read_landing_file(CSV, path, "src/2026-11-02/report.csv", "run", KEY)
+
+
+def test_a_pulled_story_carries_views_navigation_and_profile_activity_and_no_link_taps(tmp_path):
+    """The Graph API's story metrics (no link-sticker taps) reach stg_post_snapshots; views count as the story's."""
+    media = tmp_path / "media.ndjson"
+    media.write_text(json.dumps({
+        "id": "9002", "owner": {"id": "17841400000000001"}, "media_type": "IMAGE", "media_product_type": "STORY",
+        "timestamp": "2026-11-01T20:00:00+0000", "caption": "", "permalink": "https://www.instagram.com/stories/x/9002/",
+        "comments_count": 0, "fetched_at": "2026-11-02T02:00:00+0000", "api_version": "v24.0"}) + "\n")
+    stories = tmp_path / "story_insights.ndjson"
+    stories.write_text(json.dumps({"media_id": "9002", "reach": 2100, "replies": 14, "shares": 3, "views": 2650,
+                                   "navigation": 1980, "profile_activity": 52, "fetched_at": "2026-11-02T02:00:00+0000",
+                                   "api_version": "v24.0"}) + "\n")
+    splits = {"instagram_media": _split_one(media, "instagram_media")[1],
+              "instagram_story_insights": _split_one(stories, "instagram_story_insights",
+                                                     {"instagram_media.id": ["9002"]})[1]}
+    (row,) = _stage(splits, "stg_post_snapshots").to_dicts()
+    assert {k: row[k] for k in ("post_id", "is_story", "reach", "replies", "shares", "views", "story_navigation",
+                                "profile_activity", "link_clicks")} == {
+        "post_id": "instagram:9002", "is_story": True, "reach": 2100, "replies": 14, "shares": 3, "views": 2650,
+        "story_navigation": 1980, "profile_activity": 52, "link_clicks": None}

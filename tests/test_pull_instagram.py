@@ -223,7 +223,8 @@ def test_stories_mode_merges_and_a_vanished_story_keeps_its_last_values(tmp_path
         record = pull_source("instagram", settings, DS, now=NOW + timedelta(hours=4), mode="stories")
         assert set(record.files) == {"media.ndjson", "story_insights.ndjson"}
         asked = server.requests[before:]
-        assert all(r.path.endswith("/stories") or r.query["metric"] == ["reach,replies,shares"] for r in asked)
+        assert all(r.path.endswith("/stories") or r.query["metric"] == ["reach,replies,shares,views,navigation,profile_activity"]
+                   for r in asked)
         second = {r["media_id"]: r for r in _pulled(settings, "story_insights.ndjson")}
         assert set(second) == set(first)
         assert second[gone] == first[gone]

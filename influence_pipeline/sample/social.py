@@ -98,8 +98,12 @@ class Social:
             rec["fetched_at"] = ig_ts(fetch[p.acc[i]])
             media.append(rec)
             if k == STORY:
-                stories.append({"media_id": mid, "reach": _i(p.reach[i] * f), "replies": _i(p.replies[i] * f),
-                                "shares": _i(p.shares[i] * f), "link_clicks": _i(p.clicks[i] * f)})
+                reach = _i(p.reach[i] * f)
+                # Derived, not drawn: another draw would shift every later random value of the sample.
+                views = reach + reach // 4 + _i(p.replies[i] * f)
+                stories.append({"media_id": mid, "reach": reach, "replies": _i(p.replies[i] * f),
+                                "shares": _i(p.shares[i] * f), "link_clicks": _i(p.clicks[i] * f), "views": views,
+                                "navigation": views * 3 // 4, "profile_activity": reach // 40})
             else:
                 ins.append({"media_id": mid, "reach": _i(p.reach[i] * f), "saved": _i(p.saved[i] * f),
                             "shares": _i(p.shares[i] * f),

@@ -18,8 +18,10 @@ MEDIA_FIELDS = "id,media_type,media_product_type,timestamp,caption,permalink,lik
 FEED_METRICS = ("reach", "saved", "shares", "views")
 #: accounts whose media only answer the pre-v22 metric (the sample's "older API" accounts) get `impressions` instead
 LEGACY_FEED_METRICS = ("reach", "saved", "shares", "impressions")
-#: what lands of a story; Graph API has no link-sticker-taps metric, so the landing's `link_clicks` stays absent
-STORY_METRICS = ("reach", "replies", "shares")
+#: what lands of a story; Graph API has no link-sticker-taps metric, so the landing's `link_clicks` stays absent.
+#: `navigation` and `profile_activity` are asked as totals (no breakdown): taps forward/back/exit and swipes, and
+#: actions on the profile after the story (bio link, call, e-mail, directions).
+STORY_METRICS = ("reach", "replies", "shares", "views", "navigation", "profile_activity")
 TRACKING_WINDOW = timedelta(days=14)  # a feed post stays in media.ndjson for 14 days after posting
 RATE_LIMIT_CODES = {4, 17, 32, 613, 80001, 80002}  # app, user, page, custom, Pages BUC, Instagram BUC
 TRANSIENT_CODES = {1, 2}  # "unknown error", "service temporarily unavailable"

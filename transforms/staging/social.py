@@ -29,7 +29,7 @@ ACCOUNT_DAILY_COLUMNS = ["account_id", "platform", "snapshot_date", "followers",
 _ACCESS = ("creator", "public")
 POST_COLUMNS = ["post_id", "account_id", "platform", "media_type", "is_story", "posted_at", "snapshot_date",
                 "fetched_at", "likes", "comments", "shares", "saves", "views", "impressions", "reach", "replies", "link_clicks",
-                "is_likes_hidden", "caption", "permalink", "duration_seconds", *LINEAGE]
+                "story_navigation", "profile_activity", "is_likes_hidden", "caption", "permalink", "duration_seconds", *LINEAGE]
 
 _IG_MEDIA_TYPES = {
     "STORY|IMAGE": "story_image", "STORY|VIDEO": "story_video", "REELS|VIDEO": "reel", "FEED|VIDEO": "video",
@@ -91,7 +91,9 @@ def _instagram_posts(media: pl.LazyFrame, insights: pl.LazyFrame, stories: pl.La
     story = latest_per_key(parsed_rows(stories), ["media_id"], []).select(
         pl.col("media_id").str.strip_chars().alias("id"), to_int(pl.col("reach")).alias("_story_reach"),
         to_int(pl.col("replies")).alias("replies"), to_int(pl.col("shares")).alias("_story_shares"),
-        to_int(pl.col("link_clicks")).alias("link_clicks"))
+        to_int(pl.col("link_clicks")).alias("link_clicks"), to_int(pl.col("views")).alias("_story_views"),
+        to_int(pl.col("navigation")).alias("story_navigation"),
+        to_int(pl.col("profile_activity")).alias("profile_activity"))
     product = pl.col("media_product_type").str.strip_chars().str.to_uppercase()
     kind = pl.col("media_type").str.strip_chars().str.to_uppercase()
     is_story = (product == "STORY").fill_null(False)
@@ -105,8 +107,10 @@ def _instagram_posts(media: pl.LazyFrame, insights: pl.LazyFrame, stories: pl.La
                 is_story.alias("is_story"), to_utc(pl.col("timestamp")).alias("posted_at"),
                 _snapshot_date(fetched, landing_date).alias("snapshot_date"), fetched.alias("fetched_at"),
                 to_int(pl.col("like_count")).alias("likes"), to_int(pl.col("comments_count")).alias("comments"),
-                pl.coalesce("_feed_shares", "_story_shares").alias("shares"), "saves", "views", "impressions",
+                pl.coalesce("_feed_shares", "_story_shares").alias("shares"), "saves",
+                pl.coalesce("views", "_story_views").alias("views"), "impressions",
                 pl.coalesce("_feed_reach", "_story_reach").alias("reach"), "replies", "link_clicks",
+                "story_navigation", "profile_activity",
                 (pl.col("like_count").is_null() & ~is_story).alias("is_likes_hidden"),
                 pl.col("caption"), pl.col("permalink"), *LINEAGE))
 
