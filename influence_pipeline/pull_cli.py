@@ -80,10 +80,12 @@ def connect(
 def accounts(
     date_: Annotated[str | None, typer.Option("--date", help="Roster and pulls as of this date, YYYY-MM-DD "
                                               "(default: today).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per account, for scripts.")] = False,
 ) -> None:
     """List the roster's social accounts with their creator's token (connected, renew soon, expired, not connected),
     the access a pull reads them with (creator: full insights; public: public figures only; none) and how the latest
     pull went. Tokens are never shown."""
+    from dataclasses import asdict
     from datetime import UTC, datetime
 
     from rich.table import Table
@@ -101,6 +103,9 @@ def accounts(
                              settings.token_expiry_warning_days)
     except RosterMissing as exc:
         raise typer.BadParameter(str(exc), param_hint="--date") from None
+    if as_json:
+        sys.stdout.write("".join(json.dumps(asdict(row), ensure_ascii=False) + "\n" for row in rows))
+        return
     table = Table(title=f"roster accounts and creators' tokens as of {day}")
     for column in ("platform", "account", "handle", "token", "until", "access", "last pull", "message"):
         table.add_column(column)
@@ -112,7 +117,8 @@ def accounts(
     console.print(table)
     connected = sum(r.access == "creator" for r in rows if r.in_roster)
     console.print(f"{connected} of {sum(r.in_roster for r in rows)} roster accounts read with the creator's token; "
-                  "connect one with `influence connect --platform P --account A` (token JSON on stdin)", highlight=False)
+                  "connect one with `influence connect --platform P --account A` (token JSON on stdin)", highlight=False,
+                  soft_wrap=True)
 
 
 def pull_sample(world: Path, delivered: Path, data_dir: Path, dates: list[date]) -> None:

@@ -73,14 +73,20 @@ def test_token_state_edges():
 def test_the_command_lists_the_accounts_and_never_prints_a_token(data_dir, monkeypatch):
     monkeypatch.setenv("INFLUENCE_DATA_DIR", str(data_dir))
     monkeypatch.delenv("INFLUENCE_TOKEN_STORE", raising=False)
-    result = CliRunner().invoke(app, ["accounts", "--date", "2026-11-30"], env={"COLUMNS": "250"})
-    assert result.exit_code == 0, result.output
-    assert SECRET not in result.output
-    lines = {line.split("│")[2].strip(): line for line in result.output.splitlines() if line.count("│") > 5}
-    assert "not connected" in lines["quietone"] and "none" in lines["quietone"]
-    assert "expired" in lines["1784100002"] and "stopped 2026-11-29" in lines["1784100002"]
-    assert "UCgone (not in roster)" in lines
-    assert "2 of 5 roster accounts read with the creator's token" in result.output
+    table = CliRunner().invoke(app, ["accounts", "--date", "2026-11-30"])
+    assert table.exit_code == 0, table.output
+    assert "2 of 5 roster accounts read with the creator's token" in table.output
+    as_json = CliRunner().invoke(app, ["accounts", "--date", "2026-11-30", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    assert SECRET not in table.output + as_json.output
+    rows = {r["platform_account_id"]: r for r in map(json.loads, as_json.output.splitlines())}
+    assert len(rows) == 6
+    assert (rows["quietone"]["token"], rows["quietone"]["access"]) == ("not connected", "none")
+    assert rows["1784100002"] | {"last_message": ""} == {
+        "platform": "instagram", "platform_account_id": "1784100002", "handle": "max", "token": "expired",
+        "token_until": "2026-11-20T00:00:00+00:00", "access": "none", "in_roster": True,
+        "last_pull_date": "2026-11-29", "last_status": "stopped", "last_message": ""}
+    assert rows["UCgone"]["in_roster"] is False
 
 
 def test_the_command_without_a_roster_says_so(tmp_path, monkeypatch):

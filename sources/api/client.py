@@ -104,10 +104,19 @@ class RetryPolicy:
 Classifier = Callable[[httpx.Response, object], "PullError | None"]
 
 
-def default_classifier(response: httpx.Response, body: object) -> PullError | None:
+def transient_status(response: httpx.Response, what: str | None = None) -> TransientError | None:
+    """HTTP 429 and 5xx, whatever the platform: worth another try, after the platform's `Retry-After` when it sends
+    one. Every classifier asks this first (a proxy's 502 carries no platform envelope)."""
     status = response.status_code
     if status == 429 or status >= 500:
-        return TransientError(f"HTTP {status}", retry_after_seconds(response))
+        return TransientError(what or f"HTTP {status}", retry_after_seconds(response))
+    return None
+
+
+def default_classifier(response: httpx.Response, body: object) -> PullError | None:
+    status = response.status_code
+    if (transient := transient_status(response)) is not None:
+        return transient
     if status in (401, 403):
         return AccessError(f"HTTP {status}")
     if status >= 400:

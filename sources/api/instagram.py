@@ -248,9 +248,10 @@ def _pull_account(reader: _Reader, account: RosterAccount, token: Token | None, 
     if token is not None and token.expired(now):
         return AccountOutcome(ig_id, "creator", "stopped",
                               f"token expired on {token.expires_at[:10]}: ask the creator to reconnect"), None
-    if token is not None and token.expires_within(now, settings.token_expiry_warning_days):
-        record.warnings.append(f"instagram account {ig_id} (@{account.handle}): the creator's token expires on "
-                               f"{token.expires_at[:10]}: ask the creator to reconnect before then")
+    if token is not None and (warning := token.expiry_warning(f"instagram:{ig_id} (@{account.handle})", now,
+                                                              settings.token_expiry_warning_days,
+                                                              "ask the creator to reconnect")):
+        record.warnings.append(warning)
     reader.missing, reader.legacy, reader.skipped = 0, False, 0
     try:
         rows = reader.creator(ig_id, token.access_token, mode) if token else reader.public(account)

@@ -11,7 +11,13 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from influence_pipeline.sources.api.client import AccessError, PullError, QuotaExhausted, TransientError
+from influence_pipeline.sources.api.client import (
+    AccessError,
+    PullError,
+    QuotaExhausted,
+    TransientError,
+    transient_status,
+)
 
 USER_FIELDS = "id,username,followers_count,follows_count,media_count"
 MEDIA_FIELDS = "id,media_type,media_product_type,timestamp,caption,permalink,like_count,comments_count"
@@ -79,8 +85,8 @@ def graph_error(response: httpx.Response, body: object) -> PullError | None:
     platform's own message is kept for context (the client redacts every secret from it)."""
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
-        if response.status_code == 429 or response.status_code >= 500:
-            return TransientError(f"HTTP {response.status_code}")
+        if (transient := transient_status(response)) is not None:
+            return transient
         return GraphError(f"HTTP {response.status_code}") if response.status_code >= 400 else None
     code, sub = error.get("code"), error.get("error_subcode")
     text = str(error.get("message", ""))[:200]

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 from influence_pipeline.sources.api.accounts import roster_accounts
 from influence_pipeline.sources.api.landing_out import PULL_RECORD
-from influence_pipeline.sources.api.state import Token, TokenStore, utc_instant
+from influence_pipeline.sources.api.state import Token, TokenStore
 
 CREATOR_PLATFORMS = ("instagram", "tiktok", "youtube")
 #: Whether the brand's own credentials read an account the creator has not connected (Business Discovery, the
@@ -35,17 +35,8 @@ class AccountAccess:
 
 
 def token_state(token: Token | None, now: datetime, warning_days: int) -> tuple[str, str | None]:
-    """(state, until) of a stored token. A refresh token renews the access token by itself (TikTok's live 24 h), so
-    the end that needs a human is the refresh token's when there is one, else the access token's."""
-    if token is None:
-        return "not connected", None
-    until = token.refresh_expires_at if token.refresh_token else token.expires_at
-    if until is None:
-        return "connected", None
-    end = utc_instant(until)
-    if end <= now:
-        return "expired", until
-    return ("renew soon" if end <= now + timedelta(days=warning_days) else "connected"), until
+    """(state, until) of a stored token (Token.renewal), `not connected` without one."""
+    return ("not connected", None) if token is None else token.renewal(now, warning_days)
 
 
 def _latest_pulls(landing_dir: Path, platform: str, ds: date) -> tuple[str | None, dict[str, dict]]:

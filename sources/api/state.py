@@ -69,6 +69,27 @@ class Token:
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and utc_instant(self.expires_at) <= now
 
+    def renewal(self, now: datetime, warning_days: float) -> tuple[str, str | None]:
+        """(state, until): when the creator must authorise again - `connected`, `renew soon` (within
+        `warning_days`) or `expired` - and that moment (None: no known end). A refresh token renews the access token
+        by itself (TikTok's live 24 h), so its end is the one that needs a human when there is one."""
+        until = self.refresh_expires_at if self.refresh_token else self.expires_at
+        if until is None:
+            return "connected", None
+        end = utc_instant(until)
+        if end <= now:
+            return "expired", until
+        return ("renew soon" if end <= now + timedelta(days=warning_days) else "connected"), until
+
+    def expiry_warning(self, account: str, now: datetime, warning_days: float, action: str) -> str | None:
+        """The pull's warning about an authorisation ending within `warning_days` or already ended (an access token
+        issued before still works until its own end), None otherwise. Names the account, never the token."""
+        state, until = self.renewal(now, warning_days)
+        if state == "connected":
+            return None
+        verb, when = ("expires", "before then") if state == "renew soon" else ("expired", "now")
+        return f"{account}: the creator's authorisation {verb} on {until[:10]}: {action} {when}"
+
     def __repr__(self) -> str:  # a token printed in a traceback or a log must not leak
         return f"Token(expires_at={self.expires_at!r}, has_refresh={self.refresh_token is not None})"
 

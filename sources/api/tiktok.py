@@ -152,14 +152,9 @@ class _Account:
 
 
 def _warn_expiry(record: PullRecord, settings: ApiSettings, username: str, token: Token, now: datetime) -> None:
-    if token.refresh_expires_at is None:
-        return
-    ends = utc_instant(token.refresh_expires_at)
-    if ends <= now + timedelta(days=settings.token_expiry_warning_days):
-        # past `ends` today's access token may still work, but the next refresh will not
-        verb, when = ("expires", "before then") if ends > now else ("expired", "now")
-        record.warnings.append(f"tiktok:{username}: the creator's authorisation {verb} on {ends.date()}: "
-                               f"{REAUTHORISE} {when}")
+    if token.refresh_token and (warning := token.expiry_warning(f"tiktok:{username}", now,
+                                                                settings.token_expiry_warning_days, REAUTHORISE)):
+        record.warnings.append(warning)
 
 
 def _pull_account(client: ApiClient, settings: ApiSettings, store: TokenStore, account: RosterAccount,

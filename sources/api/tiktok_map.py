@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from influence_pipeline.sources.api.client import AccessError, PullError, TransientError
+from influence_pipeline.sources.api.client import AccessError, PullError, TransientError, transient_status
 
 #: /business/get/ fields the landing user_info needs (user.info.basic, user.info.username, user.info.stats scopes)
 USER_FIELDS = ("username", "display_name", "followers_count", "following_count", "total_likes", "videos_count")
@@ -59,8 +59,8 @@ def classify_code(code: int, message: str) -> PullError | None:
 def classify(response, body) -> PullError | None:
     """ApiClient classifier: HTTP 429/5xx first, then the envelope's `code`."""
     status = response.status_code
-    if status == 429 or status >= 500:
-        return TransientError(f"HTTP {status}")
+    if (transient := transient_status(response)) is not None:
+        return transient
     if not isinstance(body, dict) or "code" not in body:
         return PullError(f"HTTP {status}: no Business API envelope")
     try:

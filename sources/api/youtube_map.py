@@ -14,6 +14,7 @@ from influence_pipeline.sources.api.client import (
     TransientError,
     malformed_message,
     retry_after_seconds,
+    transient_status,
 )
 
 CHANNEL_COLUMNS = ("date", "channel_id", "channel_title", "subscriber_count", "subscribers_gained",
@@ -48,8 +49,10 @@ def data_classifier(response: httpx.Response, body: object) -> PullError | None:
     if QUOTA_REASONS & set(reasons):
         return QuotaExhausted(f"{what}: the project's YouTube Data API daily quota is spent; it resets at midnight "
                               "Pacific time")
-    if status == 429 or status >= 500 or THROTTLE_REASONS & set(reasons):
+    if THROTTLE_REASONS & set(reasons):
         return TransientError(what, retry_after_seconds(response))
+    if (transient := transient_status(response, what)) is not None:
+        return transient
     if "keyInvalid" in reasons or "accessNotConfigured" in reasons:
         return AccessError(f"{what}: the brand's API key was refused; check INFLUENCE_YOUTUBE_API_KEY and that the "
                            "YouTube Data API is enabled for its project")
@@ -81,8 +84,8 @@ def token_classifier(response: httpx.Response, body: object) -> PullError | None
     if status < 400:
         return None
     code = body.get("error") if isinstance(body, dict) else None
-    if status == 429 or status >= 500:
-        return TransientError(f"HTTP {status}", retry_after_seconds(response))
+    if (transient := transient_status(response)) is not None:
+        return transient
     if code == "invalid_grant":
         return AccessError("the creator's Google authorisation was revoked or has expired (invalid_grant): ask the "
                            "creator to reconnect YouTube")
