@@ -20,7 +20,7 @@ from influence_pipeline.schemas.raw import BY_NAME as RAW_DATASETS, PARTITION_CO
 from influence_pipeline.schemas.row_rules import reference_targets, row_rules
 from influence_pipeline.sinks.lake import write_partition, write_whole
 from influence_pipeline.sinks.warehouse import connect_warehouse
-from influence_pipeline.sources.ingest import IngestResult, ingest_dataset, landing_path, scan_raw
+from influence_pipeline.sources.ingest import IngestResult, ingest_dataset, landing_path, scan_raw, unread_forms
 from influence_pipeline.sources.landing import LandingFileError
 from influence_pipeline.transforms.quarantine import BatchCheck, check_batch, same_day_references
 from influence_pipeline.transforms.staging.registry import BY_NAME as STAGING_MODELS
@@ -60,6 +60,9 @@ def ingest(dataset: str, ds: date, ctx: RunContext) -> IngestResult:
         log.warning("%s: no landing file %s", dataset, result.file)
     else:
         log.info("%s: %s (%d rows from %s)", dataset, result.status, result.rows, result.file)
+    if unread := unread_forms(ctx.landing_dir, RAW_DATASETS[dataset], ds):
+        log.warning("%s: %s also delivered and not read: one form per day is read (%s); remove the other",
+                    dataset, ", ".join(unread), result.file)
     return replace(result, seconds=time.perf_counter() - started)
 
 

@@ -45,12 +45,28 @@ class IngestResult:
     seconds: float = 0.0
 
 
-def landing_path(landing_dir: Path, dataset: RawDataset, ds: date) -> tuple[Path, str]:
-    """The landing file of `dataset` for `ds` — plain or gzipped — and its path relative to the landing dir."""
+def landing_forms(dataset: RawDataset, ds: date) -> list[str]:
+    """The paths (relative to the landing dir) `dataset`'s file for `ds` may have, in the order they are preferred:
+    plain, gzipped, and for an NDJSON dataset the same rows as Parquet (`events.parquet`: BigQuery extracts both)."""
     rel = f"{dataset.source}/{ds.isoformat()}/{dataset.file}"
-    if not (landing_dir / rel).exists() and (landing_dir / f"{rel}.gz").exists():
-        rel = f"{rel}.gz"
+    forms = [rel, f"{rel}.gz"]
+    if dataset.fmt == "ndjson":
+        forms.append(rel.removesuffix(".ndjson") + ".parquet")
+    return forms
+
+
+def landing_path(landing_dir: Path, dataset: RawDataset, ds: date) -> tuple[Path, str]:
+    """The landing file of `dataset` for `ds` — the first of its forms delivered, else the plain one (missing) — and
+    its path relative to the landing dir."""
+    forms = landing_forms(dataset, ds)
+    rel = next((f for f in forms if (landing_dir / f).exists()), forms[0])
     return landing_dir / rel, rel
+
+
+def unread_forms(landing_dir: Path, dataset: RawDataset, ds: date) -> list[str]:
+    """Forms delivered besides the one read: a second copy of the same day is never read as well (no doubled rows)."""
+    delivered = [f for f in landing_forms(dataset, ds) if (landing_dir / f).exists()]
+    return delivered[1:]
 
 
 def _configured_min_ratio() -> float:

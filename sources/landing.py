@@ -7,11 +7,13 @@ import io
 import json
 import re
 import zlib
+from datetime import date, datetime, time
 from pathlib import Path
 
 import orjson
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from influence_pipeline.schemas.raw import RawDataset
 from influence_pipeline.transforms.pii import pseudonymise
@@ -137,8 +139,7 @@ def _parse_ndjson(text: str, dataset: RawDataset, valid_utf8: bool) -> _Columns:
     # decoded strictly, no escaped half surrogate without any \u escape.
     check_utf8, check_escapes = not valid_utf8, "\\u" in text
     has_cr = "\r" in text
-    fields = [(parsed.values[f.name].append, f.json_path, f.nested, f.former) for f in dataset.fields]
-    dumps = json.dumps
+    fields = _field_takers(parsed)
     # Split on "\n" only: str.splitlines() would also break at U+2028 and friends, which JSON allows inside values.
     for number, line in enumerate(text.split("\n"), start=1):
         if has_cr:
@@ -149,15 +150,56 @@ def _parse_ndjson(text: str, dataset: RawDataset, valid_utf8: bool) -> _Columns:
         if error is not None:
             parsed.bad(number, error, line)
             continue
-        for append, path, nested, former in fields:
-            value = record.get(path[0]) if len(path) == 1 else _dig(record, path)
-            if value is None and former:  # a line in an earlier landing format
-                value = next((v for p in former if (v := _dig(record, p)) is not None), None)
-            if value is None or (not nested and type(value) is str):
-                append(value)
-            else:
-                append(dumps(value, separators=(",", ":"), ensure_ascii=False))
+        _take(fields, record)
         parsed.ok(number)
+    return parsed
+
+
+def _field_takers(parsed: _Columns) -> list[tuple]:
+    return [(parsed.values[f.name].append, f.json_path, f.nested, f.former) for f in parsed.dataset.fields]
+
+
+def _take(fields: list[tuple], record: dict) -> None:
+    """Append each field's value of one decoded record: text as is, anything else as compact JSON text."""
+    for append, path, nested, former in fields:
+        value = record.get(path[0]) if len(path) == 1 else _dig(record, path)
+        if value is None and former:  # a line in an earlier landing format
+            value = next((v for p in former if (v := _dig(record, p)) is not None), None)
+        if value is None or (not nested and type(value) is str):
+            append(value)
+        else:
+            append(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default))
+
+
+def _json_default(value: object) -> object:
+    """Parquet's typed values that JSON has no type for: timestamps and dates as ISO 8601, decimals and bytes as
+    text (NDJSON lines never hold them)."""
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)  # Decimal
+
+
+def _parse_parquet(path: Path, dataset: RawDataset, rel_path: str) -> _Columns:
+    """A Parquet export (BigQuery's `bq extract --destination_format PARQUET`): each row is read like an NDJSON line,
+    by the same field paths (nested records are structs, repeated fields lists), numbered from 1. Only the columns
+    the contract reads are decoded."""
+    parsed = _Columns(dataset)
+    fields = _field_takers(parsed)
+    try:
+        source = pq.ParquetFile(path)
+        wanted = {f.json_path[0] for f in dataset.fields} | {p[0] for f in dataset.fields for p in f.former}
+        columns = [name for name in source.schema_arrow.names if name in wanted]
+        number = 0
+        for batch in source.iter_batches(batch_size=50_000, columns=columns):
+            for record in batch.to_pylist():
+                number += 1
+                _take(fields, record)
+                parsed.ok(number)
+    except (pa.ArrowException, OSError) as exc:
+        raise LandingFileError(f"{rel_path}: not a readable Parquet file ({str(exc)[:200]}); ask for the file again") \
+            from None
     return parsed
 
 
@@ -201,10 +243,13 @@ def _csv_rows(reader, dataset: RawDataset, rel_path: str) -> _Columns:
 
 
 def read_landing_file(dataset: RawDataset, path: Path, rel_path: str, run_id: str, pii_key: bytes) -> pa.Table:
-    """Read one landing file (optionally gzipped) into the raw table of `dataset`. Malformed lines — bad JSON, wrong
+    """Read one landing file (optionally gzipped; an NDJSON dataset's file may also come as Parquet) into the raw
+    table of `dataset`. Malformed lines — bad JSON, wrong
     field count, bytes that are not UTF-8 — become rows with `_parse_error` set and the (masked) line in `_raw_line`,
     so nothing is dropped; a file that cannot be read at all (truncated gzip, CSV header lacking a column) raises
     LandingFileError naming it."""
+    if path.suffix == ".parquet":
+        return _to_table(_parse_parquet(path, dataset, rel_path), dataset, rel_path, run_id, pii_key)
     data = path.read_bytes()
     if path.suffix == ".gz":
         try:
@@ -220,6 +265,10 @@ def read_landing_file(dataset: RawDataset, path: Path, rel_path: str, run_id: st
         parsed = _parse_ndjson(text, dataset, valid_utf8)
     else:
         parsed = _parse_csv(text, dataset, rel_path)
+    return _to_table(parsed, dataset, rel_path, run_id, pii_key)
+
+
+def _to_table(parsed: _Columns, dataset: RawDataset, rel_path: str, run_id: str, pii_key: bytes) -> pa.Table:
     frame = pl.DataFrame(
         {**parsed.values, **parsed.meta}, schema={**{n: pl.String for n in parsed.values}, "_row_number": pl.Int64,
                                      "_parse_error": pl.String, "_raw_line": pl.String},
