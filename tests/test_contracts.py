@@ -33,7 +33,7 @@ def test_contract_is_valid_odcs_v3(path):
 def test_every_dataset_has_a_contract():
     contracts = load_contracts()
     landing = {c.name for c in contracts.values() if c.layer == "raw"}
-    assert len(landing) == 17 and {d.name for d in DATASETS} == landing
+    assert len(landing) == 18 and {d.name for d in DATASETS} == landing
     assert {m.name for m in STAGING_MODELS} <= {c.name for c in contracts.values() if c.layer == "staging"}
     assert "run_sources" in contracts
 

@@ -106,6 +106,10 @@ def test_nightly_writes_lake_and_duckdb_and_a_rerun_changes_nothing(prefect_harn
     assert summary.ingested["ga4_events"]["status"] == "missing"
     assert "ga4_events: no landing file ga4/2026-11-02/events.ndjson (web_events delivered instead)" in caplog.text
     assert not [r for r in caplog.records if r.levelname == "WARNING" and "ga4_events" in r.getMessage()]
+    # likewise its orders arrive in the REST shape, not as the pull's GraphQL nodes: no warning about those either
+    assert summary.ingested["shopify_order_nodes"]["status"] == "missing"
+    assert "(shopify_orders delivered instead)" in caplog.text
+    assert not [r for r in caplog.records if r.levelname == "WARNING" and "shopify_order_nodes" in r.getMessage()]
     assert summary.ingested["web_events"] == {"status": "loaded", "rows": 7,
                                               "file": f"web_events/{FIXTURE_DATE}/events.ndjson"}
     assert summary.staged["stg_web_events"] == 4  # 7 lines: 1 malformed, 1 duplicate, 1 dated 2099
@@ -139,7 +143,8 @@ def test_nightly_writes_lake_and_duckdb_and_a_rerun_changes_nothing(prefect_harn
 
     again = nightly(ds=DS)
     # every delivered file is skipped; the fixtures are a tracker shop, so the GA4 export stays missing
-    assert {info["status"] for name, info in again.ingested.items() if name != "ga4_events"} == {"skipped"}
+    assert {info["status"] for name, info in again.ingested.items()
+            if name not in ("ga4_events", "shopify_order_nodes")} == {"skipped"}
     assert again.ingested["ga4_events"]["status"] == summary.ingested["ga4_events"]["status"] == "missing"
     assert _lake_digest(lake) == first_lake
     assert _warehouse_rows(warehouse) == first_rows

@@ -1,10 +1,11 @@
 """Shopify pull against the fake Admin GraphQL API on a real local HTTP server: round trip of two days, pages (and
 their end), THROTTLED and proactive pacing, the cursor (moves only after the file is written, overlap without
-duplicates, replay of a past day), malformed answers and orders, journeys attributed late, a refused token, the bulk
-query derived from the paged one, and the pure GraphQL -> REST mapping."""
+duplicates, replay of a past day), malformed answers and orders, journeys attributed late, a refused token, bulk operations. The pull lands
+`order_nodes.ndjson` (nodes as returned); to compare with the sample's REST files, the landed nodes are converted by
+the test oracle tests/shopify_rest.py. The pure pieces (bulk reassembly, the bulk query, staging of nodes):
+tests/test_shopify_nodes.py."""
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -12,16 +13,15 @@ import httpx
 import pytest
 
 from influence_pipeline.fake_api.server import FakeApiServer, FakeResponse, SampleWorld
-from influence_pipeline.fake_api.shopify import FakeShopify, graphql_order
+from influence_pipeline.fake_api.shopify import FakeShopify
 from influence_pipeline.sample import generate
 from influence_pipeline.sources.api import shopify
 from influence_pipeline.sources.api.client import AccessError, PullError, RetryPolicy, TransientError
 from influence_pipeline.sources.api.config import ApiSettings
 from influence_pipeline.sources.api.landing_out import read_ndjson, read_pull_record
 from influence_pipeline.sources.api.pull import pull_source
-from influence_pipeline.sources.api.shopify_bulk import BULK_ORDERS, assemble, bulk_selection
-from influence_pipeline.sources.api.shopify_map import discount_codes, gid_int, money, order_record, path_and_query
 from influence_pipeline.sources.api.state import CursorStore
+from tests.shopify_rest import order_record
 
 START = date(2026, 11, 1)
 D1, D2, D3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
@@ -53,8 +53,12 @@ class Setup:
         self.world.day = max(self.world.day, ds)
         return shopify.pull(self.settings, ds, now=now or after(ds), policy=RetryPolicy.fast(), mode="daily")
 
+    def nodes(self, ds: date) -> list[dict]:
+        return read_ndjson(self.settings.landing_dir / "orders" / ds.isoformat() / "order_nodes.ndjson")
+
     def landed(self, ds: date) -> list[dict]:
-        return read_ndjson(self.settings.landing_dir / "orders" / ds.isoformat() / "orders.ndjson")
+        """The landed nodes in the REST shape (the oracle's conversion), to compare with the sample's files."""
+        return [order_record(node, node["api_version"]) for node in self.nodes(ds)]
 
     def truth(self, ds: date) -> list[dict]:
         return self.world.ndjson("orders", "orders.ndjson", ds)
@@ -96,8 +100,9 @@ def test_round_trip_two_days(shop):
             assert pulled[key] == row, key
         assert all(r["api_version"] == "2025-10" for r in shop.landed(ds))
         assert all(r["updated_at"].endswith("Z") for r in shop.landed(ds))
-        assert record.files == {"orders.ndjson": len(truth)}
-        assert read_pull_record(shop.settings.landing_dir, "shopify", ds)["files"] == {"orders.ndjson": len(truth)}
+        assert record.files == {"order_nodes.ndjson": len(truth)}
+        assert read_pull_record(shop.settings.landing_dir, "shopify", ds)["files"] == {"order_nodes.ndjson": len(truth)}
+        assert not (shop.settings.landing_dir / "orders" / ds.isoformat() / "orders.ndjson").exists()
     assert any(r["refunds"] for r in shop.landed(D2)), "the sample's day 2 has a refund re-delivery"
     assert not set(by_version(shop.landed(D1))) & set(by_version(shop.landed(D2)))
     # credentials only in the header, never in a URL; one GraphQL endpoint
@@ -220,7 +225,7 @@ def test_replay_of_a_past_day_leaves_the_cursor(shop):
     assert {r["id"] for r in shop.truth(D1)} & {r["id"] for r in shop.truth(D2)}
     shop.pull(D1, now=after(D2, 4))
     assert set(by_version(shop.landed(D1))) == set(by_version(shop.truth(D1)))
-    (shop.settings.landing_dir / "orders" / D1.isoformat() / "orders.ndjson").unlink()
+    (shop.settings.landing_dir / "orders" / D1.isoformat() / "order_nodes.ndjson").unlink()
     shop.pull(D1, now=after(D2, 5))
     assert shop.cursor.read() == cursor
     replayed = shop.landed(D1)
@@ -263,29 +268,6 @@ def test_refused_token_stops_the_source(tmp_path, world_dir):
         setup.server.stop()
 
 
-def test_mapping_pieces():
-    assert gid_int("gid://shopify/Order/5001") == 5001 and gid_int(None) is None
-    assert money("19.9") == "19.90" and money("0.0") == "0.00" and money("1.125") == "1.125"
-    with pytest.raises(ValueError):  # not a number: the order is skipped, never landed with a bogus amount
-        money("12,50")
-    assert path_and_query("https://shop.example.com/products/x?utm_source=ig") == "/products/x?utm_source=ig"
-    assert path_and_query("https://shop.example.com") == "/" and path_and_query(None) == ""
-    rest = {"id": 1, "name": "#1", "created_at": "2026-11-01T10:30:00-05:00", "updated_at": "2026-11-01T10:30:05-05:00",
-            "customer": None, "email": "a@b.c", "browser_ip": "::1", "total_price": "45.00",
-            "subtotal_price": "40.00", "total_discounts": "15.00", "currency": "EUR",
-            "discount_codes": [{"code": "JANE15", "amount": "6.00", "type": "percentage"},
-                               {"code": "TENOFF", "amount": "4.00", "type": "fixed_amount"},
-                               {"code": "FREESHIP", "amount": "5.00", "type": "shipping"}],
-            "landing_site": "", "referring_site": "", "financial_status": "partially_refunded",
-            "refunds": [{"id": 9, "created_at": "2026-11-02T13:00:00-05:00",
-                         "transactions": [{"amount": "10.00", "kind": "refund"}]}], "test": False,
-            "source_name": "iphone"}
-    row = order_record(graphql_order(rest), "2025-10")
-    assert discount_codes(graphql_order(rest)) == rest["discount_codes"]
-    assert row["financial_status"] == "partially_refunded" and row["refunds"][0]["transactions"][0]["kind"] == "refund"
-    assert row["created_at"] == "2026-11-01T15:30:00Z" and row["customer"] is None and row["landing_site"] == ""
-
-
 def test_bulk_operation_for_a_long_window(shop):
     shop.cursor.put(high_water="2026-10-25T00:00:00Z", seen=[], pending={})  # a week behind
     record = shop.pull(D3)
@@ -309,26 +291,3 @@ def test_failed_bulk_operation_keeps_the_cursor(shop):
     with pytest.raises(PullError, match="FAILED.*INTERNAL_SERVER_ERROR"):
         shop.pull(D3)
     assert shop.cursor.read() == before and not shop.landed(D3)
-
-
-def test_assemble_bulk_lines():
-    order = "gid://shopify/Order/1"
-    lines = [{"id": order, "refunds": [{"id": "gid://shopify/Refund/7", "createdAt": "2026-11-02T18:00:00Z"}]},
-             {"__typename": "OrderTransaction", "kind": "REFUND", "amountSet": {"shopMoney": {"amount": "5.0"}},
-              "__parentId": order},  # parented to the order, not the refund: goes to its only refund
-             {"__typename": "LineItem", "id": "gid://shopify/LineItem/11", "discountAllocations": [],
-              "__parentId": order},
-             {"__typename": "ShippingLine", "id": "gid://shopify/ShippingLine/12", "discountAllocations": [],
-              "__parentId": order},
-             {"__typename": "DiscountCodeApplication", "index": 0, "code": "X", "__parentId": order}]
-    [node] = assemble(lines)
-    assert node["refunds"][0]["transactions"]["nodes"][0]["kind"] == "REFUND"
-    assert len(node["lineItems"]["nodes"]) == len(node["shippingLines"]["nodes"]) == 1
-    assert node["discountApplications"]["nodes"][0]["code"] == "X"
-
-
-def test_bulk_query_is_derived_from_the_paged_fragment():
-    assert "poNumber" in bulk_selection(shopify.ORDER_FRAGMENT.replace("clientIp", "clientIp poNumber"))
-    assert "first:" not in BULK_ORDERS and "nodes" not in BULK_ORDERS and BULK_ORDERS.count("{") == BULK_ORDERS.count("}")
-    words = set(re.findall(r"[A-Za-z_]\w*", shopify.ORDER_FRAGMENT)) - {"fragment", "LandingOrder", "Order", "first"}
-    assert words - {"nodes"} <= set(re.findall(r"[A-Za-z_]\w*", BULK_ORDERS))

@@ -1,4 +1,7 @@
-"""Shopify orders through the Admin GraphQL API -> landing/orders/<ds>/orders.ndjson (the REST order shape).
+"""Shopify orders through the Admin GraphQL API -> landing/orders/<ds>/order_nodes.ndjson: each `Order` node as the
+API returns it (the `LandingOrder` selection of shopify_map), plus `api_version` and `fetched_at` (the pull's start,
+UTC). No conversion: staging reads this current shape (raw contract shopify_order_nodes) as well as the REST
+`orders.ndjson` still delivered by other means (raw contract shopify_orders).
 
 Incremental: the cursor (`state/pull/shopify.json`) holds the `updated_at` high-water mark. Each pull asks
 `orders(sortKey: UPDATED_AT, query: "updated_at:>='from' updated_at:<'to'")` from the mark minus an overlap (an
@@ -7,13 +10,13 @@ versions `(id, updatedAt)` landed within the overlap are remembered so each vers
 only after the landing file is written, so a pull that dies in between repeats its window.
 
 Attribution (`customerJourneySummary`) is filled by Shopify some time after checkout: an order that is not `ready`
-lands with `landing_site`/`referring_site` null, its id waits in the cursor's `pending` list, and later pulls ask
-for it by id (`nodes(ids:)`) until it is ready (then its ready version lands in that pull's file) or
-`PENDING_DAYS` have passed (then it is dropped with a warning).
+lands as it is (staging reads its landing site and referrer as unknown), its id waits in the cursor's `pending` list,
+and later pulls ask for it by id (`nodes(ids:)`) until it is ready (then its ready version lands in that pull's file)
+or `PENDING_DAYS` have passed (then it is dropped with a warning).
 
 A window longer than `BULK_AFTER` (a cursor days behind, a first pull far back) is read through a bulk operation
 (shopify_bulk) rather than pages. A day whose window lies wholly before the cursor (a re-pull or backfill of a past
-day) is replayed: the whole UTC day is asked again, merged into the day's file by version `(id, updated_at)` and the
+day) is replayed: the whole UTC day is asked again, merged into the day's file by version `(id, updatedAt)` and the
 cursor left alone. Shopify keeps only the current version of an order, so a replay adds today's state of the orders
 last changed that day; the versions landed back then stay (an order changed again later is no longer on that day).
 
@@ -23,8 +26,8 @@ and warns "day not complete yet"; the rest of that day lands with the next pull,
 the same day after 00:00 UTC keeps it in this one).
 
 Shopify's answers are checked: a body that is not a JSON object or a connection without its `nodes`/`pageInfo` stops
-the pull (PullError naming the query); one order node that cannot be mapped (no id, an unparsable `updatedAt`, a
-money amount that is not a number) is skipped with a warning, so one bad order does not block the cursor forever.
+the pull (PullError naming the query); one order node that cannot be used (no Order GID, an unparsable `updatedAt`,
+a money amount that is not a number) is skipped with a warning, so one bad order does not block the cursor forever.
 """
 from __future__ import annotations
 
@@ -48,11 +51,11 @@ from influence_pipeline.sources.api.client import (
 from influence_pipeline.sources.api.config import ApiSettings
 from influence_pipeline.sources.api.landing_out import PullRecord, landing_file, read_ndjson, utc_stamp, write_ndjson
 from influence_pipeline.sources.api.shopify_bulk import BULK_POLL_SECONDS, bulk_orders
-from influence_pipeline.sources.api.shopify_map import ORDER_FRAGMENT, journey_ready, order_record
+from influence_pipeline.sources.api.shopify_map import ORDER_FRAGMENT, gid_int, instant, journey_ready, node_key
 from influence_pipeline.sources.api.state import CursorStore
 
 SOURCE = "shopify"
-FILE = "orders.ndjson"
+FILE = "order_nodes.ndjson"
 PAGE_SIZE = 8  # orders per page: 2 + 8 x 124 requested points, under Shopify's 1000-point single-query cap
 IDS_PER_QUERY = 8  # ids per `nodes(ids:)` re-pull of orders awaiting attribution
 OVERLAP = timedelta(minutes=10)
@@ -176,19 +179,18 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _instant(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
 def _key(row: dict) -> tuple[int, datetime]:
-    return int(row["id"]), _instant(row["updated_at"])
+    return gid_int(row["id"]), instant(row["updatedAt"])
 
 
-def mapped(node: object, version: str, skipped: list[str]) -> tuple[dict, tuple[int, datetime], bool] | None:
-    """(row, version key, journey ready) of one order node, or None (noted in `skipped`) when it cannot be read."""
+def mapped(node: object, version: str, fetched_at: str, skipped: list[str]) -> tuple[dict, tuple[int, datetime],
+                                                                                      bool] | None:
+    """(row to land, version key, journey ready) of one order node, or None (noted in `skipped`) when it cannot be
+    used. The row is the node as returned plus `api_version` and `fetched_at`."""
     try:
-        row = order_record(expect_object(node, "order"), version)
-        return row, _key(row), journey_ready(node)
+        node = expect_object(node, "order")
+        key = node_key(node)
+        return {**node, "api_version": version, "fetched_at": fetched_at}, key, journey_ready(node)
     except (PullError, *MALFORMED) as exc:
         name = node.get("id") if isinstance(node, dict) and isinstance(node.get("id"), str) else "without id"
         skipped.append(f"{name[:60]} ({type(exc).__name__})")
@@ -205,7 +207,7 @@ def write_orders(path: Path, earlier: list[dict], fresh: list[dict]) -> int:
 
 def pull(settings: ApiSettings, ds: date, *, now: datetime, policy: RetryPolicy, mode: str = "daily") -> PullRecord:
     """Orders changed since the cursor (up to the end of UTC day `ds`) and orders whose attribution became ready ->
-    landing/orders/<ds>/orders.ndjson; returns the pull record. Raises AccessError when the token is refused."""
+    landing/orders/<ds>/order_nodes.ndjson; returns the pull record. Raises AccessError when the token is refused."""
     version = settings.shopify_api_version
     token = settings.secret("shopify_access_token") or ""
     store = CursorStore(settings.data_dir, SOURCE)
@@ -213,11 +215,12 @@ def pull(settings: ApiSettings, ds: date, *, now: datetime, policy: RetryPolicy,
     day_start = datetime.combine(ds, time(), UTC)
     day_end = day_start + timedelta(days=1)
     end = min(day_end, now.astimezone(UTC))  # a day not over yet is read up to now (warned below)
-    mark = _instant(state["high_water"]) if state.get("high_water") else None
+    mark = instant(state["high_water"]) if state.get("high_water") else None
     replay = mark is not None and mark - OVERLAP >= day_end
     start = day_start if mark is None or replay else mark - OVERLAP
-    seen = set() if replay else {(int(i), _instant(u)) for i, u in state.get("seen", [])}
+    seen = set() if replay else {(int(i), instant(u)) for i, u in state.get("seen", [])}
     pending: dict[str, str] = dict(state.get("pending", {}))
+    fetched_at = _iso(now)  # the pull's start, stamped on every node it lands
     record = PullRecord(SOURCE, ds.isoformat(), version, utc_stamp(now),
                         endpoints=[f"POST /admin/api/{version}/graphql.json orders(sortKey: UPDATED_AT)"])
     if day_end > now.astimezone(UTC):
@@ -241,10 +244,10 @@ def pull(settings: ApiSettings, ds: date, *, now: datetime, policy: RetryPolicy,
             nodes = shop.orders(start, end, PAGE_SIZE) if end > start else []
         fetched = set()
         for node in nodes:
-            if (read := mapped(node, version, skipped)) is None:
+            if (read := mapped(node, version, fetched_at, skipped)) is None:
                 continue
             row, key, ready = read
-            oid = str(row["id"])
+            oid = str(key[0])
             fetched.add(oid)
             if key in seen and not (ready and oid in pending):
                 continue
@@ -259,11 +262,11 @@ def pull(settings: ApiSettings, ds: date, *, now: datetime, policy: RetryPolicy,
             for order_id, node in zip(waiting, shop.by_ids(waiting), strict=True):
                 if not node:  # deleted, or no longer readable: nothing will ever be attributed
                     pending.pop(str(order_id))
-                elif (read := mapped(node, version, skipped)) is not None and read[2]:
+                elif (read := mapped(node, version, fetched_at, skipped)) is not None and read[2]:
                     landed[read[1]] = read[0]
                     pending.pop(str(order_id))
     for oid, first in list(pending.items()):
-        if now.astimezone(UTC) - _instant(first) > timedelta(days=PENDING_DAYS):
+        if now.astimezone(UTC) - instant(first) > timedelta(days=PENDING_DAYS):
             pending.pop(oid)
             record.warnings.append(f"order {oid}: customer journey still not attributed after {PENDING_DAYS} days; "
                                    "its landing_site stays null")

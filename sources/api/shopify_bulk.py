@@ -1,6 +1,6 @@
 """Shopify bulk operations for long windows (a backfill, a cursor days behind): one `bulkOperationRunQuery`, polled
 through `currentBulkOperation`, its JSONL result downloaded and put back together into the same Order nodes the
-paged query returns, so one mapping serves both.
+paged query returns, so both land the same node shape.
 
 In the JSONL every node of a nested connection is a line of its own, tied to its parent by `__parentId`; the
 lines are reassembled here (`assemble`, pure). The result URL is a signed storage URL on another host: it is

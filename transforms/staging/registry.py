@@ -51,8 +51,8 @@ STAGING_MODELS: tuple[StagingModel, ...] = (
                  ("instagram_media", "instagram_media_insights", "instagram_story_insights", "tiktok_videos",
                   "youtube_video_report")),
     StagingModel("stg_web_events", build_stg_web_events, ("web_events", "ga4_events")),
-    StagingModel("stg_orders", build_stg_orders, ("shopify_orders",)),
-    StagingModel("stg_order_discount_codes", build_stg_order_discount_codes, ("shopify_orders",)),
+    StagingModel("stg_orders", build_stg_orders, ("shopify_orders", "shopify_order_nodes")),
+    StagingModel("stg_order_discount_codes", build_stg_order_discount_codes, ("shopify_orders", "shopify_order_nodes")),
     StagingModel("stg_signups", build_stg_signups, ("esp_signups",)),
 )
 
