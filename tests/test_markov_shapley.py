@@ -6,7 +6,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from influence_pipeline.transforms.attribution.markov import markov_removal_effects
+from influence_pipeline.transforms.attribution.markov import (
+    _coupling_states,
+    _removal_effects,
+    build_transition_counts,
+    markov_removal_effects,
+)
 from influence_pipeline.transforms.attribution.paths import collapse_repeats
 from influence_pipeline.transforms.attribution.shapley import shapley_values
 
@@ -76,6 +81,23 @@ def test_removal_effects_equal_a_dense_brute_force(seed):
         assert row["removal_effect"] == pytest.approx(expected, abs=1e-9), channel
     total = sum(r[1] for r in rows)
     assert sum(r["markov_conversions"] for r in out.values()) == pytest.approx(total)
+
+
+@pytest.mark.parametrize("seed, limit", [(0, 1), (1, 2), (2, 3), (3, 1), (4, 4)])
+def test_coupling_states_eliminated_last_give_the_same_exact_effects(seed, limit):
+    """Chains whose strongly connected components exceed `limit` route their best-connected states through the dense
+    Schur complement (_visits); the effects must not move: equal to the all-sparse path and to brute force."""
+    rng = np.random.default_rng(seed)
+    rows = random_paths(rng, 300, list("ABCDEFGHIJKL"), 6)
+    channels, counts = build_transition_counts(collapse_repeats(frame(*rows)))
+    sparse_only = _removal_effects(counts, len(channels))
+    coupled = _removal_effects(counts, len(channels), block_limit=limit)
+    pattern = (counts[:len(channels) + 1, :len(channels) + 1] != 0).astype(np.int8)
+    assert _coupling_states(pattern, limit).sum() >= 1  # the dense path really ran
+    assert coupled == pytest.approx(sparse_only, abs=1e-12)
+    p = dense_conversion_probability(rows)
+    for channel, effect in zip(channels, coupled):
+        assert effect == pytest.approx(1.0 - dense_conversion_probability(rows, removed=channel) / p, abs=1e-9)
 
 
 def test_collapsing_before_is_harmless_and_input_untouched():
@@ -183,3 +205,22 @@ def test_shapley_merges_the_smallest_channels_into_other():
 def test_shapley_rejects_a_cap_below_one():
     with pytest.raises(ValueError, match="max_channels"):
         shapley_values(frame(("A", 1, 1, 0)), max_channels=0)
+
+
+def test_an_influencer_level_chain_equals_the_dense_inverse():
+    """A chain shaped like influencer journeys (hubs, long-tailed creators, one giant strongly connected component)
+    takes the coupling path; every effect equals the dense (I − Q)⁻¹ reading N[0, c] / N[c, c] · h(c) / h(start)."""
+    from benchmarks.markov_paths import influencer_paths
+
+    paths = collapse_repeats(influencer_paths(400, 3000, seed=4))
+    channels, counts = build_transition_counts(paths)
+    transient = len(channels) + 1
+    pattern = (counts[:transient, :transient] != 0).astype(np.int8)
+    assert _coupling_states(pattern, 64).sum() > 0
+    weights = counts.toarray()
+    probabilities = weights / np.where(weights.sum(axis=1, keepdims=True) > 0, weights.sum(axis=1, keepdims=True), 1)
+    n = np.linalg.inv(np.eye(transient) - probabilities[:transient, :transient])
+    h = n @ probabilities[:transient, transient]
+    expected = np.clip(n[0, 1:] / np.diag(n)[1:] * h[1:] / h[0], 0.0, 1.0)
+    got = markov_removal_effects(paths)["removal_effect"].to_numpy()
+    assert np.abs(got - expected).max() < 1e-12
