@@ -1,6 +1,7 @@
 """Validation on a dirty sample: the two engines agree, rows are conserved, and an error rule publishes nothing."""
 import dataclasses
 import hashlib
+import json
 import shutil
 from datetime import date
 
@@ -29,7 +30,36 @@ def dirty_landing(tmp_path_factory):
     ga4 = landing / "ga4" / DS.isoformat() / "events.ndjson"
     ga4.parent.mkdir(parents=True)
     shutil.copyfile(FIXTURES / "ga4" / "landing" / "ga4" / FIXTURE_DATE / "events.ndjson", ga4)
+    # and the shop's first orders arrive as a pull would land them (GraphQL nodes), one with an id that is no gid
+    from influence_pipeline.fake_api.shopify import graphql_order
+
+    orders = landing / "orders" / DS.isoformat() / "orders.ndjson"
+    lines = orders.read_text().splitlines()
+    parsed = []
+    for line in lines[:12]:
+        try:
+            parsed.append(json.loads(line))
+        except ValueError:  # a line the sample broke on purpose stays in the REST file
+            continue
+    moved, nodes = [], []
+    for record in parsed:
+        try:
+            nodes.append(graphql_order(record))
+        except (KeyError, TypeError, ValueError, ArithmeticError):  # a defect the GraphQL shape cannot hold
+            continue
+        moved.append(record)
+    nodes[0]["id"] = "5001"
+    (orders.parent / "order_nodes.ndjson").write_text("".join(json.dumps(n) + "\n" for n in nodes))
+    ids = {r["id"] for r in moved}
+    orders.write_text("".join(line + "\n" for line in lines if not _is_order(line, ids)))
     return landing
+
+
+def _is_order(line: str, ids: set[int]) -> bool:
+    try:
+        return json.loads(line).get("id") in ids
+    except (ValueError, AttributeError):
+        return False
 
 
 def test_gx_unexpected_count_equals_rows_polars_quarantined_per_rule(dirty_landing, tmp_path):
