@@ -8,6 +8,7 @@ import json
 import re
 import zlib
 from datetime import date, datetime, time
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
@@ -167,8 +168,14 @@ def _take(fields: list[tuple], record: dict) -> None:
             value = next((v for p in former if (v := _dig(record, p)) is not None), None)
         if value is None or (not nested and type(value) is str):
             append(value)
+        elif not nested and isinstance(value, _TYPED):  # a typed Parquet column: its text, as a CSV cell holds it
+            append(_json_default(value))
         else:
             append(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default))
+
+
+#: Parquet's typed values that JSON has no type for (NDJSON lines never hold them)
+_TYPED = (datetime, date, time, Decimal, bytes)
 
 
 def _json_default(value: object) -> object:

@@ -125,3 +125,28 @@ def test_a_file_that_is_not_parquet_is_refused_naming_it(tmp_path):
 
 def test_csv_datasets_have_no_parquet_form():
     assert unread_forms(FIXTURES / "landing", RAW["esp_signups"], DS) == []
+
+
+def test_typed_timestamp_and_decimal_columns_land_as_their_text(tmp_path):
+    """A Parquet export with a TIMESTAMP column for a timestamp field stages like the NDJSON text of the same
+    instant (not as a quoted JSON string the timestamp rule would refuse)."""
+    from datetime import datetime, timezone
+    from decimal import Decimal
+
+    dataset = RAW["web_events"]
+    at = datetime(2026, 11, 2, 10, 22, 3, 123000, tzinfo=timezone.utc)
+    table = pa.table({"event_id": ["9f1b7c1e-3a55-4f0e-9d71-2b7a8c1d0e01"],
+                      "event_at": pa.array([at], pa.timestamp("us", tz="UTC")),
+                      "anonymous_id": ["anon-1"], "event_type": ["page_view"],
+                      "page_url": ["https://shop.example.com/p?utm_source=instagram"], "referrer": [""],
+                      "user_agent": ["Mozilla/5.0"], "ip": ["203.0.113.9"],
+                      "order_id": pa.array([Decimal("5123456789")], pa.decimal128(12, 0))})
+    path = tmp_path / "events.parquet"
+    pq.write_table(table, path)
+    row = read_landing_file(dataset, path, "web_events/x/events.parquet", "run", KEY).to_pylist()[0]
+    assert row["event_at"] == "2026-11-02T10:22:03.123000+00:00"
+    assert row["order_id"] == "5123456789"
+    contract = load_contracts()["web_events"]
+    split = split_batch(pl.from_arrow(read_landing_file(dataset, path, "w", "run", KEY)), contract,
+                        row_rules(contract, DS))
+    assert split.clean.height == 1, split.quarantined.select("reason").to_dicts()
