@@ -17,16 +17,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from influence_pipeline.schemas.raw import RawDataset
+from influence_pipeline.sources import ndjson_native
+from influence_pipeline.sources.masking import mask_line
 from influence_pipeline.transforms.pii import pseudonymise
 
-_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]+(\.[\w-]+)+")
-_IPV4 = re.compile(r"\b\d{1,3}(\.\d{1,3}){3}\b")
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
-_IPV6 = re.compile(r"\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{1,4})*\b")
-# Cut-off values can only sit at the end of a truncated line.
-_PARTIAL_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w.-]*$")
-_PARTIAL_IP = re.compile(r"\b\d{1,3}(?:\.\d{0,3}){1,3}$")
 csv.field_size_limit(1 << 28)  # a stray quote can make the rest of a big file one cell; read it, then quarantine
 
 
@@ -42,23 +38,6 @@ def _has_lone_surrogate(value: object) -> bool:
     if isinstance(value, list):
         return any(_has_lone_surrogate(v) for v in value)
     return False
-
-
-def _mask(line: str, dataset: RawDataset) -> str:
-    """An unparseable line is kept for the quarantine, but PII in it must not pass landing in clear: the values of
-    the dataset's PII keys, and anything that looks like an e-mail or an IP address, are masked. For a CSV row with
-    PII columns the fields cannot be trusted to be where the header says, so only its non-PII shape is kept."""
-    # Truncate first: masking regexes on a megabyte line would stall ingestion.
-    printable = line[:2000].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    pii_keys = {f.json_path[-1] for f in dataset.fields if f.pii}
-    if pii_keys and dataset.fmt == "csv":
-        return f"<{len(printable)} characters; not kept: this file holds personal data>"
-    for key in pii_keys:
-        # A truncated line may end inside the value: mask to the closing quote or to the end of the line.
-        printable = re.sub(rf'("{re.escape(key)}"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|$)', r'\1"<pii>"', printable)
-    if pii_keys:
-        printable = _PARTIAL_IP.sub("<ip>", _PARTIAL_EMAIL.sub("<email>", printable))
-    return _IPV6.sub("<ip>", _IPV4.sub("<ip>", _EMAIL.sub("<email>", printable)))
 
 
 def _bad_utf8(text: str) -> int | None:
@@ -92,7 +71,7 @@ class _Columns:
             column.append(None)
         self.meta["_row_number"].append(number)
         self.meta["_parse_error"].append(error)
-        self.meta["_raw_line"].append(_mask(line, self.dataset))
+        self.meta["_raw_line"].append(mask_line(line, self.dataset))
 
     def good(self, number: int, record: dict[str, str | None]) -> None:
         for name, column in self.values.items():
@@ -135,16 +114,18 @@ def _line_error(line: str, check_utf8: bool, check_escapes: bool) -> tuple[objec
 
 
 def _parse_ndjson(text: str, dataset: RawDataset, valid_utf8: bool) -> _Columns:
-    parsed = _Columns(dataset)
     # Per-line checks that cannot find anything in this text are skipped: no undecodable bytes when the whole file
     # decoded strictly, no escaped half surrogate without any \u escape.
-    check_utf8, check_escapes = not valid_utf8, "\\u" in text
-    has_cr = "\r" in text
-    fields = _field_takers(parsed)
     # Split on "\n" only: str.splitlines() would also break at U+2028 and friends, which JSON allows inside values.
-    for number, line in enumerate(text.split("\n"), start=1):
-        if has_cr:
-            line = line.removesuffix("\r")
+    return _parse_lines(enumerate(text.split("\n"), start=1), dataset, not valid_utf8, "\\u" in text)
+
+
+def _parse_lines(numbered, dataset: RawDataset, check_utf8: bool, check_escapes: bool) -> _Columns:
+    """(line number, line) pairs parsed one by one; a line may keep its "\\r"."""
+    parsed = _Columns(dataset)
+    fields = _field_takers(parsed)
+    for number, line in numbered:
+        line = line.removesuffix("\r")
         if not line or line.isspace():
             continue
         record, error = _line_error(line, check_utf8, check_escapes)
@@ -263,6 +244,10 @@ def read_landing_file(dataset: RawDataset, path: Path, rel_path: str, run_id: st
             data = gzip.decompress(data)
         except (EOFError, OSError, zlib.error) as exc:
             raise LandingFileError(f"{rel_path}: truncated or corrupt gzip ({exc}); ask for the file again") from None
+    if dataset.fmt == "ndjson" and len(data) >= ndjson_native.NATIVE_MIN_BYTES:
+        frame = _read_ndjson_natively(memoryview(data)[3 if data.startswith(b"\xef\xbb\xbf") else 0:], dataset)
+        if frame is not None:
+            return _to_table(frame, dataset, rel_path, run_id, pii_key)
     try:
         text, valid_utf8 = data.decode("utf-8"), True
     except UnicodeDecodeError:  # keep the bad bytes as lone surrogates: only their lines are quarantined
@@ -275,11 +260,31 @@ def read_landing_file(dataset: RawDataset, path: Path, rel_path: str, run_id: st
     return _to_table(parsed, dataset, rel_path, run_id, pii_key)
 
 
-def _to_table(parsed: _Columns, dataset: RawDataset, rel_path: str, run_id: str, pii_key: bytes) -> pa.Table:
-    frame = pl.DataFrame(
-        {**parsed.values, **parsed.meta}, schema={**{n: pl.String for n in parsed.values}, "_row_number": pl.Int64,
-                                     "_parse_error": pl.String, "_raw_line": pl.String},
-    ).with_columns(_source_file=pl.lit(rel_path), _run_id=pl.lit(run_id))
+def _read_ndjson_natively(data: memoryview, dataset: RawDataset) -> pl.DataFrame | None:
+    """The file's rows: the lines DuckDB can be trusted with decoded natively, the rest line by line here, in line
+    order. None when the file is not valid UTF-8 (the per-line path then finds the bad lines)."""
+    try:
+        pa.LargeStringArray.from_buffers(1, pa.array([0, len(data)], pa.int64()).buffers()[1],
+                                         pa.py_buffer(data)).validate(full=True)
+    except pa.ArrowInvalid:
+        return None
+    native, left, offsets = ndjson_native.decode_trusted(data, dataset)
+    lines = ((int(n), bytes(data[offsets[n - 1]:offsets[n]]).decode("utf-8").removesuffix("\n")) for n in left)
+    rest = _frame(_parse_lines(lines, dataset, False, True))
+    native = native.with_columns(_parse_error=pl.lit(None, pl.String), _raw_line=pl.lit(None, pl.String))
+    return pl.concat([native.select(rest.columns).cast(rest.schema), rest]).sort("_row_number")
+
+
+def _frame(parsed: _Columns) -> pl.DataFrame:
+    return pl.DataFrame({**parsed.values, **parsed.meta},
+                        schema={**{n: pl.String for n in parsed.values}, "_row_number": pl.Int64,
+                                "_parse_error": pl.String, "_raw_line": pl.String})
+
+
+def _to_table(parsed: _Columns | pl.DataFrame, dataset: RawDataset, rel_path: str, run_id: str,
+              pii_key: bytes) -> pa.Table:
+    frame = parsed if isinstance(parsed, pl.DataFrame) else _frame(parsed)
+    frame = frame.with_columns(_source_file=pl.lit(rel_path), _run_id=pl.lit(run_id))
     pii = {f.name: f.column for f in dataset.fields if f.pii}
     if pii:
         frame = pseudonymise(frame, pii, pii_key)

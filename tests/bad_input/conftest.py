@@ -18,3 +18,14 @@ def landing(tmp_path) -> Path:
 def baseline(tmp_path_factory) -> dict[str, SplitResult]:
     """The split of the untouched golden landing day: each test's edit must change only the edited line."""
     return _check_day(FIXTURES / "landing", tmp_path_factory.mktemp("baseline-lake"))
+
+
+@pytest.fixture(params=["per_line", "native"])
+def both_ndjson_readers(request, monkeypatch) -> str:
+    """The modules that use it run each case through both NDJSON readers: the native one must quarantine the same
+    lines with the same reasons (the fixtures are far below the size where it is used by default)."""
+    from influence_pipeline.sources import ndjson_native
+
+    if request.param == "native":
+        monkeypatch.setattr(ndjson_native, "NATIVE_MIN_BYTES", 0)
+    return request.param

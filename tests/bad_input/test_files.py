@@ -35,6 +35,8 @@ from tests.bad_input.helpers import (
     split_batch,
 )
 
+pytestmark = pytest.mark.usefixtures("both_ndjson_readers")
+
 # ------------------------------------------------------------------------------------------------ malformed lines
 
 

@@ -23,6 +23,8 @@ from tests.bad_input.helpers import (
     _stage,
 )
 
+pytestmark = pytest.mark.usefixtures("both_ndjson_readers")
+
 NUL = "\x00"
 REASON = "{} contains a NUL character (shown as \\x00), which PostgreSQL text cannot store"
 

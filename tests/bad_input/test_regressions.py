@@ -28,6 +28,8 @@ from tests.bad_input.helpers import (
     scan_raw,
 )
 
+pytestmark = pytest.mark.usefixtures("both_ndjson_readers")
+
 # ------------------------------------------------------------------------ flow: a bad file publishes nothing
 
 
@@ -124,7 +126,7 @@ def test_oversized_csv_cell_is_read(landing, tmp_path):
                        b'"last_name":"Ngozi"},"total_price":"59\n', "Ngozi"),
 ], ids=["ipv6", "ipv6-elsewhere", "csv-first-name", "order-last-name"])
 def test_unparseable_line_keeps_no_pii_in_clear(landing, tmp_path, name, content, clear):
-    """Was: _mask only masked e-mails and IPv4 addresses; IPv6 addresses and names reached the raw lake."""
+    """Was: the line masking only masked e-mails and IPv4 addresses; IPv6 addresses and names reached the raw lake."""
     _file(landing, name).write_bytes(content)
     ingest_dataset(RAW[name], landing, tmp_path / "lake", DS, "run-1", KEY)
     raw = scan_raw(tmp_path / "lake", RAW[name], DS).collect()

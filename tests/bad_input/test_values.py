@@ -22,6 +22,8 @@ from tests.bad_input.helpers import (
     published_rules,
 )
 
+pytestmark = pytest.mark.usefixtures("both_ndjson_readers")
+
 # -------------------------------------------------------------------------------------------------- duplicate ids
 
 

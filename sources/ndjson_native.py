@@ -1,0 +1,146 @@
+"""Native NDJSON decoding for landing files: DuckDB's JSON functions read the lines whose result is known to equal
+the per-line Python path's (sources/landing.py); every other line is left to that path, which decides and words its
+errors. The result equals the per-line path's value for value (tests compare both on every fixture and on
+generated hostile lines).
+
+A line is decoded natively only when it is a valid JSON object that both decoders read alike:
+- no trailing comma and no bare lower-case nan/inf (DuckDB accepts them, Python's json does not): found on the bytes;
+- at most LONG_LINE bytes (Python refuses nesting past about a thousand levels, DuckDB does not);
+- no duplicate key among its top-level keys or the objects a field's path passes through (Python keeps the last,
+  DuckDB the first);
+- every number a scalar field reads prints as Python prints it (plain integers and plain decimals; exponents and
+  tiny or huge magnitudes go to Python);
+- no scalar field holds an object or array, and no nested field holds an object (their JSON text would need the same
+  check inside them); a nested array of plain values is fine.
+"""
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from influence_pipeline.schemas.raw import RawDataset
+
+#: below this size the per-line path is faster than starting a DuckDB query
+NATIVE_MIN_BYTES = 1 << 20
+#: lines decoded per DuckDB query: bounds the query's working memory on a gigabyte file
+CHUNK_LINES = 500_000
+LONG_LINE = 2000
+# A DOUBLE both print alike: Python's repr switches to an exponent at 1e16 and below 1e-4 where DuckDB prints the
+# digits, and an integer past 64 bits is a float to orjson (1.2345678901234568e+20) but its digits to DuckDB.
+_PLAIN_NUMBER = r"^-?(?:[1-9][0-9]{0,14}\.[0-9]+|0\.0|0\.0{0,3}[1-9][0-9]*)$"
+_ODD_NESTED = r"[{]|[0-9][eE][-+]?[0-9]|[0-9]{16,}\.|\b0\.0000"
+
+
+def line_offsets(data: bytes) -> np.ndarray:
+    """Start offset of every line of `data` and, last, the end of the data (each line keeps its line break)."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(raw == 10) + 1
+    if raw.size and (ends.size == 0 or ends[-1] != raw.size):
+        ends = np.r_[ends, raw.size]
+    return np.r_[0, ends].astype(np.int64)
+
+
+def _is_space(raw: np.ndarray) -> np.ndarray:
+    return (raw == 32) | (raw == 9) | (raw == 10) | (raw == 13)
+
+
+def lenient_lines(raw: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Per line, whether it may hold what DuckDB accepts and Python's json refuses: a trailing comma (`,}` / `,]`)
+    or a bare lower-case `nan` / `inf` where a value starts. Found on the bytes, without parsing, looking one byte
+    back: whitespace there, or a string that merely looks so, sends the line to the per-line path, slower and never
+    wrong."""
+    closing = np.flatnonzero((raw == ord("}")) | (raw == ord("]")))
+    before = raw[np.maximum(closing - 1, 0)]
+    hits = [closing[(before == ord(",")) | _is_space(before)]]
+    for word in (b"nan", b"inf"):
+        at = np.flatnonzero(raw[:-2] == word[0]) if raw.size > 2 else np.zeros(0, np.int64)
+        at = at[(raw[at + 1] == word[1]) & (raw[at + 2] == word[2])]
+        before = raw[np.maximum(at - 1, 0)]
+        hits.append(at[(before == ord(":")) | (before == ord("[")) | (before == ord(",")) | (before == ord("-"))
+                       | _is_space(before)])
+    flagged = np.zeros(offsets.size - 1, dtype=bool)
+    flagged[np.searchsorted(offsets, np.concatenate(hits) + offsets[0], side="right") - 1] = True
+    return flagged
+
+
+def _path(keys: tuple[str, ...]) -> str:
+    # keys are contract names ([A-Za-z0-9_]): quoting keeps DuckDB from reading them as path syntax
+    return "$." + ".".join(f'"{key}"' for key in keys)
+
+
+def _query(dataset: RawDataset) -> str:
+    """The decoding query over a registered `lines` table (_row_number, line, distrusted). Paths and names come from
+    the contract, not from data."""
+    scalar, nested, selects = [], [], []
+    for f in dataset.fields:
+        target = nested if f.nested else scalar
+        slots = []
+        for path in f.json_paths:
+            target.append(_path(path))
+            slots.append(len(target))
+        parts = [f"nullif(n[{i}], 'null')" if f.nested else f"s[{i}]" for i in slots]
+        value = parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+        selects.append(f'{value} AS "{f.name}"')
+    parents = sorted({_path(p[:k]) for f in dataset.fields for p in f.json_paths for k in range(1, len(p))})
+    scalar_list = "[" + ", ".join(f"'{p}'" for p in scalar) + "]"
+    nested_list = "[" + ", ".join(f"'{p}'" for p in nested) + "]"
+    # the key lists most lines share (parameter $1, checked in Python) spare most lines the costly distinct count
+    keys_ok = ["CASE WHEN list_contains($1::VARCHAR[][], k) THEN true ELSE len(k) = len(list_distinct(k)) END"] + [
+        f"coalesce(len(json_keys(line, '{p}')) = len(list_distinct(json_keys(line, '{p}'))), true)" for p in parents]
+    odd_scalar = ("CASE WHEN list_has_any(ty, ['DOUBLE', 'OBJECT', 'ARRAY']) THEN list_bool_or(list_transform("
+                  "list_zip(ty, s), lambda z: coalesce(z[1] IN ('OBJECT', 'ARRAY') OR (z[1] = 'DOUBLE' AND NOT "
+                  f"regexp_matches(z[2], '{_PLAIN_NUMBER}')), false))) ELSE false END")
+    odd_nested = (f"coalesce(list_bool_or(list_transform(n, lambda v: coalesce(regexp_matches(v, '{_ODD_NESTED}'), "
+                  "false))), false)") if nested else "false"
+    return f"""
+        WITH objects AS (
+            SELECT _row_number, line FROM lines
+            WHERE NOT distrusted AND json_valid(line)),
+        parsed AS (
+            SELECT _row_number, json_keys(line) AS k, {" AND ".join(keys_ok[1:]) or "true"} AS parents_ok,
+                   {f"json_extract_string(line, {scalar_list})" if scalar else "[]::VARCHAR[]"} AS s,
+                   {f"json_type(line, {scalar_list})" if scalar else "[]::VARCHAR[]"} AS ty,
+                   {f"json_extract(line, {nested_list})::VARCHAR[]" if nested else "[]::VARCHAR[]"} AS n
+            FROM objects)
+        SELECT _row_number, {", ".join(selects)}
+        FROM parsed
+        WHERE {keys_ok[0]} AND parents_ok AND NOT {odd_scalar} AND NOT {odd_nested}"""
+
+
+def _common_keys(con: duckdb.DuckDBPyConnection) -> list[list[str]]:
+    """The top-level key lists (in order) most common among the first lines, those without a duplicate key."""
+    lists = con.sql("""
+        SELECT k FROM (SELECT CASE WHEN json_valid(line) THEN json_keys(line) END AS k
+                       FROM (FROM lines WHERE NOT distrusted LIMIT 2000))
+        WHERE k IS NOT NULL GROUP BY k ORDER BY count(*) DESC LIMIT 8""").fetchall()
+    return [keys for (keys,) in lists if len(set(keys)) == len(keys)]
+
+
+def decode_trusted(data: bytes, dataset: RawDataset) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    """The lines of `data` (valid UTF-8, no BOM) decoded natively: their raw fields as text plus `_row_number`
+    (1-based line number); the line numbers left to the per-line path; and the line offsets (see line_offsets)."""
+    offsets = line_offsets(data)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    buffer = pa.py_buffer(data)
+    query = _query(dataset)
+    frames, left = [], []
+    with duckdb.connect() as con:
+        for first in range(0, offsets.size - 1, CHUNK_LINES):
+            bounds = offsets[first:min(first + CHUNK_LINES, offsets.size - 1) + 1]
+            count = bounds.size - 1
+            numbers = np.arange(first + 1, first + count + 1, dtype=np.int64)
+            # valid JSON opening with "{" is an object: no json_type parse needed (leading blanks: per-line path)
+            distrusted = ((np.diff(bounds) > LONG_LINE) | (raw[bounds[:-1]] != ord("{"))
+                          | lenient_lines(raw[bounds[0]:bounds[-1]], bounds))
+            lines = pa.LargeStringArray.from_buffers(count, pa.py_buffer(bounds), buffer)
+            con.register("lines", pa.table({"_row_number": numbers, "line": lines, "distrusted": distrusted}))
+            good = con.sql(query, params=[_common_keys(con)]).pl()
+            con.unregister("lines")
+            frames.append(good)
+            left.append(np.setdiff1d(numbers, good["_row_number"].to_numpy(), assume_unique=True))
+    if not frames:  # an empty file
+        return (pl.DataFrame(schema={"_row_number": pl.Int64, **{f.name: pl.String for f in dataset.fields}}),
+                np.zeros(0, np.int64), offsets)
+    return pl.concat(frames), np.concatenate(left), offsets
