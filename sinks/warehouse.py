@@ -2,7 +2,7 @@
 
 Loading a partition is one transaction: delete that partition's rows, insert the new ones. A rerun therefore replaces
 rather than duplicates, and a crash rolls back to the previous partition whole. Rows travel by each engine's bulk path
-(DuckDB's Arrow scan, PostgreSQL's COPY), never row-by-row inserts.
+(DuckDB's Arrow scan, PostgreSQL's binary COPY encoded from Arrow), never row-by-row inserts.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from influence_pipeline.sinks import pg_binary
 from influence_pipeline.sinks.ddl import (
     EXISTING_COLUMNS_SQL,
     add_column_sql,
@@ -182,25 +183,45 @@ class PostgresWarehouse(_PartitionLoader):
             return dict(cur.fetchall())
 
     def _load(self, target: sa.Table, rows: pa.Table, delete_sql: str) -> None:
+        with self.transaction():
+            with self._conn.cursor() as cur:
+                existing = self._columns_in(cur, target)
+                preparation = self._preparation(target, existing)
+                for statement in preparation:
+                    cur.execute(statement)
+                if preparation:  # created or gained columns: binary COPY needs the types as they are now
+                    existing = self._columns_in(cur, target)
+                cur.execute(delete_sql)
+                self._copy(cur, target, rows, existing)
+            self._prepared.add(_definition(target))
+
+    @staticmethod
+    def _columns_in(cur, target: sa.Table) -> dict[str, str]:
+        cur.execute(EXISTING_COLUMNS_SQL.format(param="%s"), [target.schema, target.name])
+        return dict(cur.fetchall())
+
+    @staticmethod
+    def _copy(cur, target: sa.Table, rows: pa.Table, column_types: dict[str, str]) -> None:
+        """COPY the rows in, binary when every column casts exactly to its column's type (sinks.pg_binary: nothing
+        for the server to parse, and in key order), else CSV, where the server converts or rejects each value as it
+        always did."""
         from psycopg import sql
 
-        copy = sql.SQL("COPY {}.{} ({}) FROM STDIN WITH (FORMAT csv, HEADER false)").format(
-            sql.Identifier(target.schema), sql.Identifier(target.name),
-            sql.SQL(", ").join(map(sql.Identifier, rows.column_names)))
+        columns = sql.SQL(", ").join(map(sql.Identifier, rows.column_names))
+        name = sql.SQL("{}.{}").format(sql.Identifier(target.schema), sql.Identifier(target.name))
+        stream = pg_binary.encode(rows, column_types, [c.name for c in target.primary_key.columns])
+        if stream is not None:
+            with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(name, columns)) as pipe:
+                for piece in stream:
+                    pipe.write(piece)
+            return
         buffer = io.BytesIO()
         # pyarrow quotes every string, so "" is an empty string and an unquoted empty field is NULL to COPY. Chunks
         # combined first: pyarrow 26's CSV writer emits NUL bytes for a table whose first chunks are empty (measured
         # on a concatenation of empty and filled partitions).
         pacsv.write_csv(rows.combine_chunks(), buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-        with self.transaction():
-            with self._conn.cursor() as cur:
-                cur.execute(EXISTING_COLUMNS_SQL.format(param="%s"), [target.schema, target.name])
-                for statement in self._preparation(target, dict(cur.fetchall())):
-                    cur.execute(statement)
-                cur.execute(delete_sql)
-                with cur.copy(copy) as pipe:
-                    pipe.write(buffer.getbuffer())
-            self._prepared.add(_definition(target))
+        with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER false)").format(name, columns)) as pipe:
+            pipe.write(buffer.getbuffer())
 
     @contextmanager
     def transaction(self):
