@@ -245,7 +245,7 @@ def read_landing_file(dataset: RawDataset, path: Path, rel_path: str, run_id: st
         except (EOFError, OSError, zlib.error) as exc:
             raise LandingFileError(f"{rel_path}: truncated or corrupt gzip ({exc}); ask for the file again") from None
     if dataset.fmt == "ndjson" and len(data) >= ndjson_native.NATIVE_MIN_BYTES:
-        frame = _read_ndjson_natively(memoryview(data)[3 if data.startswith(b"\xef\xbb\xbf") else 0:], dataset)
+        frame = _read_ndjson_natively(data, 3 if data.startswith(b"\xef\xbb\xbf") else 0, dataset)
         if frame is not None:
             return _to_table(frame, dataset, rel_path, run_id, pii_key)
     try:
@@ -260,17 +260,16 @@ def read_landing_file(dataset: RawDataset, path: Path, rel_path: str, run_id: st
     return _to_table(parsed, dataset, rel_path, run_id, pii_key)
 
 
-def _read_ndjson_natively(data: memoryview, dataset: RawDataset) -> pl.DataFrame | None:
-    """The file's rows: the lines DuckDB can be trusted with decoded natively, the rest line by line here, in line
-    order. None when the file is not valid UTF-8 (the per-line path then finds the bad lines)."""
-    try:
-        pa.LargeStringArray.from_buffers(1, pa.array([0, len(data)], pa.int64()).buffers()[1],
+def _read_ndjson_natively(data: bytes, start: int, dataset: RawDataset) -> pl.DataFrame | None:
+    """The rows of `data[start:]`: the lines DuckDB can be trusted with decoded natively, the rest line by line here,
+    in line order. None when the file is not valid UTF-8 (the per-line path then finds the bad lines)."""
+    try:  # Arrow checks the bytes in place; decoding them would copy the file
+        pa.LargeStringArray.from_buffers(1, pa.array([start, len(data)], pa.int64()).buffers()[1],
                                          pa.py_buffer(data)).validate(full=True)
     except pa.ArrowInvalid:
         return None
-    native, left, offsets = ndjson_native.decode_trusted(data, dataset)
-    lines = ((int(n), bytes(data[offsets[n - 1]:offsets[n]]).decode("utf-8").removesuffix("\n")) for n in left)
-    rest = _frame(_parse_lines(lines, dataset, False, True))
+    native, left = ndjson_native.decode_trusted(data, dataset, start)
+    rest = _frame(_parse_lines(left, dataset, False, True))
     native = native.with_columns(_parse_error=pl.lit(None, pl.String), _raw_line=pl.lit(None, pl.String))
     return pl.concat([native.select(rest.columns).cast(rest.schema), rest]).sort("_row_number")
 

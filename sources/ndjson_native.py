@@ -4,7 +4,7 @@ errors. The result equals the per-line path's value for value (tests compare bot
 generated hostile lines).
 
 A line is decoded natively only when it is a valid JSON object that both decoders read alike:
-- no trailing comma and no bare lower-case nan/inf (DuckDB accepts them, Python's json does not): found on the bytes;
+- no trailing comma and no bare nan/inf in any letter case (DuckDB accepts them, Python's json does not);
 - at most LONG_LINE bytes (Python refuses nesting past about a thousand levels, DuckDB does not);
 - no duplicate key among its top-level keys or the objects a field's path passes through (Python keeps the last,
   DuckDB the first);
@@ -24,45 +24,20 @@ from influence_pipeline.schemas.raw import RawDataset
 
 #: below this size the per-line path is faster than starting a DuckDB query
 NATIVE_MIN_BYTES = 1 << 20
-#: lines decoded per DuckDB query: bounds the query's working memory on a gigabyte file
-CHUNK_LINES = 500_000
+#: bytes of lines per DuckDB query: bounds its working memory on a gigabyte file, yet spans several of DuckDB's
+#: row groups so that its threads share the work
+CHUNK_BYTES = 128 << 20
+#: newlines are found in windows of this size: numpy scans a window in cache, a gigabyte at once three times slower
+_WINDOW = 16 << 20
+# What DuckDB accepts and Python's json refuses, found without parsing: a trailing comma (`,}`, `, ]`), and a bare
+# nan or inf in any letter case where a value starts (Python takes only NaN, Infinity, -Infinity, and those print
+# otherwise anyway). A string that merely looks so sends its line to the per-line path: slower, never wrong.
+_LENIENT = r",[ \t\r\n]*[}\]]|[:\[,][ \t\r\n]*-?[ \t\r\n]*[nNiI][aAnN][nNfF]"
 LONG_LINE = 2000
 # A DOUBLE both print alike: Python's repr switches to an exponent at 1e16 and below 1e-4 where DuckDB prints the
 # digits, and an integer past 64 bits is a float to orjson (1.2345678901234568e+20) but its digits to DuckDB.
 _PLAIN_NUMBER = r"^-?(?:[1-9][0-9]{0,14}\.[0-9]+|0\.0|0\.0{0,3}[1-9][0-9]*)$"
 _ODD_NESTED = r"[{]|[0-9][eE][-+]?[0-9]|[0-9]{16,}\.|\b0\.0000"
-
-
-def line_offsets(data: bytes) -> np.ndarray:
-    """Start offset of every line of `data` and, last, the end of the data (each line keeps its line break)."""
-    raw = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(raw == 10) + 1
-    if raw.size and (ends.size == 0 or ends[-1] != raw.size):
-        ends = np.r_[ends, raw.size]
-    return np.r_[0, ends].astype(np.int64)
-
-
-def _is_space(raw: np.ndarray) -> np.ndarray:
-    return (raw == 32) | (raw == 9) | (raw == 10) | (raw == 13)
-
-
-def lenient_lines(raw: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Per line, whether it may hold what DuckDB accepts and Python's json refuses: a trailing comma (`,}` / `,]`)
-    or a bare lower-case `nan` / `inf` where a value starts. Found on the bytes, without parsing, looking one byte
-    back: whitespace there, or a string that merely looks so, sends the line to the per-line path, slower and never
-    wrong."""
-    closing = np.flatnonzero((raw == ord("}")) | (raw == ord("]")))
-    before = raw[np.maximum(closing - 1, 0)]
-    hits = [closing[(before == ord(",")) | _is_space(before)]]
-    for word in (b"nan", b"inf"):
-        at = np.flatnonzero(raw[:-2] == word[0]) if raw.size > 2 else np.zeros(0, np.int64)
-        at = at[(raw[at + 1] == word[1]) & (raw[at + 2] == word[2])]
-        before = raw[np.maximum(at - 1, 0)]
-        hits.append(at[(before == ord(":")) | (before == ord("[")) | (before == ord(",")) | (before == ord("-"))
-                       | _is_space(before)])
-    flagged = np.zeros(offsets.size - 1, dtype=bool)
-    flagged[np.searchsorted(offsets, np.concatenate(hits) + offsets[0], side="right") - 1] = True
-    return flagged
 
 
 def _path(keys: tuple[str, ...]) -> str:
@@ -97,7 +72,7 @@ def _query(dataset: RawDataset) -> str:
     return f"""
         WITH objects AS (
             SELECT _row_number, line FROM lines
-            WHERE NOT distrusted AND json_valid(line)),
+            WHERE NOT distrusted AND json_valid(line) AND NOT regexp_matches(line, '{_LENIENT}')),
         parsed AS (
             SELECT _row_number, json_keys(line) AS k, {" AND ".join(keys_ok[1:]) or "true"} AS parents_ok,
                    {f"json_extract_string(line, {scalar_list})" if scalar else "[]::VARCHAR[]"} AS s,
@@ -118,29 +93,47 @@ def _common_keys(con: duckdb.DuckDBPyConnection) -> list[list[str]]:
     return [keys for (keys,) in lists if len(set(keys)) == len(keys)]
 
 
-def decode_trusted(data: bytes, dataset: RawDataset) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
-    """The lines of `data` (valid UTF-8, no BOM) decoded natively: their raw fields as text plus `_row_number`
-    (1-based line number); the line numbers left to the per-line path; and the line offsets (see line_offsets)."""
-    offsets = line_offsets(data)
+def _line_chunks(data: bytes, raw: np.ndarray, start: int):
+    """Line bounds (start of each line, then the end of the last) of consecutive pieces of about CHUNK_BYTES, each
+    cut after a line break."""
+    position = start
+    while position < raw.size:
+        stop = min(position + CHUNK_BYTES, raw.size)
+        ends = np.concatenate([np.flatnonzero(raw[at:min(at + _WINDOW, stop)] == 10) + (at + 1)
+                               for at in range(position, stop, _WINDOW)])
+        if stop == raw.size:  # the last piece: its last line may lack a line break
+            if ends.size == 0 or ends[-1] != raw.size:
+                ends = np.r_[ends, raw.size]
+        elif ends.size == 0:  # one line longer than a piece: it will be distrusted as long
+            found = data.find(b"\n", stop)
+            ends = np.array([raw.size if found < 0 else found + 1])
+        yield np.r_[position, ends].astype(np.int64)
+        position = int(ends[-1])
+
+
+def decode_trusted(data: bytes, dataset: RawDataset, start: int = 0) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
+    """The lines of `data[start:]` (valid UTF-8) decoded natively: their raw fields as text plus `_row_number`
+    (1-based line number); and the other lines, numbered, without their line break, for the per-line path."""
     raw = np.frombuffer(data, dtype=np.uint8)
     buffer = pa.py_buffer(data)
     query = _query(dataset)
-    frames, left = [], []
+    frames, left, first = [], [], 1
     with duckdb.connect() as con:
-        for first in range(0, offsets.size - 1, CHUNK_LINES):
-            bounds = offsets[first:min(first + CHUNK_LINES, offsets.size - 1) + 1]
+        for bounds in _line_chunks(data, raw, start):
             count = bounds.size - 1
-            numbers = np.arange(first + 1, first + count + 1, dtype=np.int64)
+            numbers = np.arange(first, first + count, dtype=np.int64)
             # valid JSON opening with "{" is an object: no json_type parse needed (leading blanks: per-line path)
-            distrusted = ((np.diff(bounds) > LONG_LINE) | (raw[bounds[:-1]] != ord("{"))
-                          | lenient_lines(raw[bounds[0]:bounds[-1]], bounds))
+            distrusted = (np.diff(bounds) > LONG_LINE) | (raw[bounds[:-1]] != ord("{"))
             lines = pa.LargeStringArray.from_buffers(count, pa.py_buffer(bounds), buffer)
             con.register("lines", pa.table({"_row_number": numbers, "line": lines, "distrusted": distrusted}))
             good = con.sql(query, params=[_common_keys(con)]).pl()
             con.unregister("lines")
             frames.append(good)
-            left.append(np.setdiff1d(numbers, good["_row_number"].to_numpy(), assume_unique=True))
+            for number in np.setdiff1d(numbers, good["_row_number"].to_numpy(), assume_unique=True):
+                at = int(number - first)
+                line = data[bounds[at]:bounds[at + 1]].decode("utf-8").removesuffix("\n")
+                left.append((int(number), line))
+            first += count
     if not frames:  # an empty file
-        return (pl.DataFrame(schema={"_row_number": pl.Int64, **{f.name: pl.String for f in dataset.fields}}),
-                np.zeros(0, np.int64), offsets)
-    return pl.concat(frames), np.concatenate(left), offsets
+        frames.append(pl.DataFrame(schema={"_row_number": pl.Int64, **{f.name: pl.String for f in dataset.fields}}))
+    return pl.concat(frames), left
