@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_profile_s_writes_per_stage_time_and_memory(tmp_path):
     out = tmp_path / "out.json"
-    done = subprocess.run([sys.executable, "-m", "benchmarks.run", "--profile", "S", "--json", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-m", "benchmarks.run", "--profile", "S", "--json", str(out),
+                           "--data-dir", str(tmp_path / "data")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(out.read_text())
     stages = {s["name"]: s for s in result["stages"]}
@@ -23,6 +24,16 @@ def test_profile_s_writes_per_stage_time_and_memory(tmp_path):
     assert result["rows_in"] > 0 and 0 < result["validation_share"] < 1 and result["peak_rss_mib"] > 100
     assert sum(s["seconds"] for s in stages.values()) <= result["wall_seconds"]
     assert "validate" in done.stdout and "peak RSS" in done.stdout
+
+    # The hand-written DuckDB SQL the engagement and attribution stages are measured against gives their rows.
+    sql_out = tmp_path / "sql.json"
+    done = subprocess.run([sys.executable, "-m", "benchmarks.sql_baseline", "--data-dir", str(tmp_path / "data"),
+                           "--bench-json", str(out), "--json", str(sql_out), "--repeat", "1"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    outputs = json.loads(sql_out.read_text())["outputs"]
+    assert {"fct_post_engagement", "fct_account_daily", "fct_visit", "fct_attribution"} <= outputs.keys()
+    assert all(o["equal"] and o["rows"] > 0 for o in outputs.values()), outputs
 
 
 def test_a_stage_counts_side_by_side_tasks_once():
