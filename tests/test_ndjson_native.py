@@ -128,3 +128,14 @@ def test_a_bare_non_number_python_refuses_is_quarantined_natively_too(tmp_path, 
     per_line, native = _both(BY_NAME["web_events"], path, monkeypatch)
     assert native.equals(per_line)
     assert native.column("_parse_error").to_pylist()[0] is not None
+
+
+def test_numbers_inside_a_nested_value_print_as_python_prints_them(tmp_path, monkeypatch):
+    """An array of plain values keeps its JSON text; orjson reads an integer past 64 bits as a float."""
+    path = tmp_path / "orders.ndjson"
+    arrays = ["[123456789012345678901]", "[-9223372036854775809,1]", "[18446744073709551615]", "[1e16,2]",
+              "[0.00001]", "[100.50,-0.0]", "[1,2,3]", "[]"]
+    path.write_text("".join(f'{{"id":{i},"discount_codes":{a}}}\n' for i, a in enumerate(arrays)))
+    per_line, native = _both(BY_NAME["shopify_orders"], path, monkeypatch)
+    assert native.equals(per_line)
+    assert native.column("discount_codes").to_pylist()[0] == "[1.2345678901234568e+20]"
