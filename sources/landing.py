@@ -271,7 +271,11 @@ def _read_ndjson_natively(data: bytes, start: int, dataset: RawDataset) -> pl.Da
     native, left = ndjson_native.decode_trusted(data, dataset, start)
     rest = _frame(_parse_lines(left, dataset, False, True))
     native = native.with_columns(_parse_error=pl.lit(None, pl.String), _raw_line=pl.lit(None, pl.String))
-    return pl.concat([native.select(rest.columns).cast(rest.schema), rest]).sort("_row_number")
+    native = native.select(rest.columns).cast(rest.schema)
+    # DuckDB keeps insertion order, so a clean file skips a full sort (a copy of every row on the hot path)
+    if not left and native["_row_number"].is_sorted():
+        return native
+    return pl.concat([native, rest]).sort("_row_number")
 
 
 def _frame(parsed: _Columns) -> pl.DataFrame:
