@@ -5,7 +5,9 @@ sees either the previous partition whole or the new one whole, never half of one
 """
 from __future__ import annotations
 
+import itertools
 import time
+from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -39,6 +41,26 @@ def write_partition(frame: pl.DataFrame | pa.Table, lake_dir: Path, layer: str, 
     path = partition_file(lake_dir, layer, table, column, value)
     _atomic_write(arrow, path)
     return path
+
+
+def write_partition_tables(tables: Iterable[pa.Table], schema: pa.Schema, lake_dir: Path, layer: str, table: str,
+                           column: str, value: date) -> int:
+    """Replace one date partition with `tables` (of `schema`, without the partition column) written one after
+    another: memory holds one of them, not the partition. Returns the rows written. Atomic like write_partition: an
+    error while the tables are produced leaves the previous partition in place."""
+    pieces = iter(tables)
+    first = next(pieces, None)  # a file unreadable from its start leaves no trace, not even a folder
+    rows = 0
+
+    def write(tmp: Path) -> None:
+        nonlocal rows
+        with pq.ParquetWriter(tmp, schema, compression="zstd", write_statistics=True) as writer:
+            for piece in itertools.chain([first] if first is not None else [], pieces):
+                writer.write_table(piece)
+                rows += piece.num_rows
+
+    write_atomic(partition_file(lake_dir, layer, table, column, value), write)
+    return rows
 
 
 def write_whole(frame: pl.DataFrame | pa.Table, lake_dir: Path, layer: str, table: str) -> Path:

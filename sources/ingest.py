@@ -9,8 +9,8 @@ import polars as pl
 
 from influence_pipeline.schemas.full_snapshot import shrink_refusal
 from influence_pipeline.schemas.raw import PARTITION_COLUMN, RawDataset
-from influence_pipeline.sinks.lake import partition_file, scan_partition, write_partition
-from influence_pipeline.sources.landing import LandingFileError, read_landing_file
+from influence_pipeline.sinks.lake import partition_file, scan_partition, write_partition, write_partition_tables
+from influence_pipeline.sources.landing import LandingFileError, iter_landing_tables, read_landing_file
 from influence_pipeline.sources.manifest import (
     ManifestEntry,
     file_sha256,
@@ -113,14 +113,18 @@ def ingest_dataset(dataset: RawDataset, landing_dir: Path, lake_dir: Path, ds: d
         return IngestResult(dataset.name, "skipped", previous.rows, rel)
     stat = path.stat()
     checksum = file_sha256(path)
-    table = read_landing_file(dataset, path, rel, run_id, pii_key)
-    if dataset.full_snapshot:
+    if dataset.full_snapshot:  # its row count decides before anything is written; rosters are small
+        table = read_landing_file(dataset, path, rel, run_id, pii_key)
         ratio = _configured_min_ratio() if min_snapshot_ratio is None else min_snapshot_ratio
         check_full_snapshot(dataset, lake_dir, ds, rel, table.num_rows, ratio)
-    write_partition(table, lake_dir, RAW_LAYER, dataset.name, PARTITION_COLUMN, ds)
-    write_entry(lake_dir, ManifestEntry(dataset.name, ds.isoformat(), rel, checksum, stat.st_size, table.num_rows,
+        write_partition(table, lake_dir, RAW_LAYER, dataset.name, PARTITION_COLUMN, ds)
+        rows = table.num_rows
+    else:  # piece by piece: a gigabyte of events never sits in memory whole
+        rows = write_partition_tables(iter_landing_tables(dataset, path, rel, run_id, pii_key), dataset.arrow_schema,
+                                      lake_dir, RAW_LAYER, dataset.name, PARTITION_COLUMN, ds)
+    write_entry(lake_dir, ManifestEntry(dataset.name, ds.isoformat(), rel, checksum, stat.st_size, rows,
                                         run_id, stat.st_mtime_ns))
-    return IngestResult(dataset.name, "replaced" if previous is not None else "loaded", table.num_rows, rel)
+    return IngestResult(dataset.name, "replaced" if previous is not None else "loaded", rows, rel)
 
 
 def arrived_late(dataset: RawDataset, landing_dir: Path, lake_dir: Path, ds: date) -> bool:

@@ -24,6 +24,8 @@ from influence_pipeline.schemas.raw import RawDataset
 
 #: below this size the per-line path is faster than starting a DuckDB query
 NATIVE_MIN_BYTES = 1 << 20
+#: bytes of a landing file read at a time: memory holds this much of the file, however large the file
+PIECE_BYTES = 128 << 20
 #: bytes of lines per DuckDB query: bounds its working memory on a gigabyte file, yet spans several of DuckDB's
 #: row groups so that its threads share the work
 CHUNK_BYTES = 128 << 20
@@ -113,13 +115,15 @@ def _line_chunks(data: bytes, raw: np.ndarray, start: int):
         position = int(ends[-1])
 
 
-def decode_trusted(data: bytes, dataset: RawDataset, start: int = 0) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
-    """The lines of `data[start:]` (valid UTF-8) decoded natively: their raw fields as text plus `_row_number`
-    (1-based line number); and the other lines, numbered, without their line break, for the per-line path."""
+def decode_trusted(data: bytes, dataset: RawDataset, start: int = 0,
+                   first: int = 1) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
+    """The lines of `data[start:]` (valid UTF-8; the first is line number `first` of its file) decoded natively:
+    their raw fields as text plus `_row_number`; and the other lines, numbered, without their line break, for the
+    per-line path."""
     raw = np.frombuffer(data, dtype=np.uint8)
     buffer = pa.py_buffer(data)
     query = _query(dataset)
-    frames, left, first = [], [], 1
+    frames, left = [], []
     with duckdb.connect() as con:
         for bounds in _line_chunks(data, raw, start):
             count = bounds.size - 1

@@ -23,7 +23,9 @@ def _both(dataset, path: Path, monkeypatch, chunk_bytes: int = 64) -> tuple:
         per_line = landing.read_landing_file(dataset, path, path.name, "run", KEY)
     with monkeypatch.context() as patch:
         patch.setattr(ndjson_native, "NATIVE_MIN_BYTES", 0)
-        patch.setattr(ndjson_native, "CHUNK_BYTES", chunk_bytes)  # several windows even in a small file
+        # several pieces, and several windows in a piece, even in a small file
+        patch.setattr(ndjson_native, "PIECE_BYTES", 4 * chunk_bytes)
+        patch.setattr(ndjson_native, "CHUNK_BYTES", chunk_bytes)
         native = landing.read_landing_file(dataset, path, path.name, "run", KEY)
     return per_line, native
 
