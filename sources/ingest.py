@@ -13,9 +13,11 @@ from influence_pipeline.sinks.lake import partition_file, scan_partition, write_
 from influence_pipeline.sources.landing import LandingFileError, iter_landing_tables, read_landing_file
 from influence_pipeline.sources.manifest import (
     ManifestEntry,
+    file_identity,
     file_sha256,
     previous_entry,
     read_entry,
+    refresh_identity,
     same_content,
     write_entry,
 )
@@ -110,8 +112,9 @@ def ingest_dataset(dataset: RawDataset, landing_dir: Path, lake_dir: Path, ds: d
                         PARTITION_COLUMN, ds)
         return IngestResult(dataset.name, "missing", 0, rel)
     if previous is not None and raw_file.exists() and same_content(previous, path):
+        refresh_identity(lake_dir, previous, path)
         return IngestResult(dataset.name, "skipped", previous.rows, rel)
-    stat = path.stat()
+    identity = file_identity(path)  # before reading: a write during the read changes it, and the next night rereads
     checksum = file_sha256(path)
     if dataset.full_snapshot:  # its row count decides before anything is written; rosters are small
         table = read_landing_file(dataset, path, rel, run_id, pii_key)
@@ -122,8 +125,8 @@ def ingest_dataset(dataset: RawDataset, landing_dir: Path, lake_dir: Path, ds: d
     else:  # piece by piece: a gigabyte of events never sits in memory whole
         rows = write_partition_tables(iter_landing_tables(dataset, path, rel, run_id, pii_key), dataset.arrow_schema,
                                       lake_dir, RAW_LAYER, dataset.name, PARTITION_COLUMN, ds)
-    write_entry(lake_dir, ManifestEntry(dataset.name, ds.isoformat(), rel, checksum, stat.st_size, rows,
-                                        run_id, stat.st_mtime_ns))
+    write_entry(lake_dir, ManifestEntry(dataset.name, ds.isoformat(), rel, checksum, rows=rows, run_id=run_id,
+                                        **identity))
     return IngestResult(dataset.name, "replaced" if previous is not None else "loaded", rows, rel)
 
 

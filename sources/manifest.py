@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -27,17 +27,35 @@ class ManifestEntry:
     rows: int
     run_id: str
     mtime_ns: int | None = None  # the file's modification time when loaded (entries written before it lack it)
+    ctime_ns: int | None = None  # its inode change time and inode number: see same_content
+    inode: int | None = None
+
+
+def file_identity(path: Path) -> dict[str, int]:
+    """The stat fields that tell, without reading, that a file was not touched since: size, modification time, and
+    the inode and its change time, which no copy or editor can preserve (git's index trusts the same fields)."""
+    stat = path.stat()
+    return {"bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns, "inode": stat.st_ino}
 
 
 def same_content(entry: ManifestEntry, path: Path) -> bool:
-    """Whether the file at `path` still holds what `entry` recorded. Same size and modification time answer without
-    reading the file (as make and rsync do); otherwise the checksum decides."""
-    stat = path.stat()
-    if stat.st_size != entry.bytes:
+    """Whether the file at `path` still holds what `entry` recorded. An untouched file answers without reading it;
+    any other the checksum decides. Size and modification time alone are not enough: `cp -p` or `rsync -t` of a
+    corrected file of the same length keeps both, and its new amounts would be skipped."""
+    identity = file_identity(path)
+    if identity["bytes"] != entry.bytes:
         return False
-    if entry.mtime_ns is not None and stat.st_mtime_ns == entry.mtime_ns:
+    if all(getattr(entry, name) == value for name, value in identity.items()):
         return True
     return file_sha256(path) == entry.sha256
+
+
+def refresh_identity(lake_dir: Path, entry: ManifestEntry, path: Path) -> None:
+    """Record the current identity of a file the checksum found unchanged (landing restored from a backup, moved to
+    another disk), so that later nights answer from its stat again instead of rereading it."""
+    identity = file_identity(path)
+    if any(getattr(entry, name) != value for name, value in identity.items()):
+        write_entry(lake_dir, replace(entry, **identity))
 
 
 def file_sha256(path: Path) -> str:

@@ -125,3 +125,42 @@ def test_a_file_counts_as_late_only_when_its_night_ran_and_its_content_changed(l
     assert not arrived_late(dataset, landing, lake, DS)
     path.write_bytes(held_back.replace(b'"59.90"', b'"59.80"'))  # same size, other content
     assert arrived_late(dataset, landing, lake, DS)
+
+
+def test_a_same_length_correction_with_preserved_times_replaces_the_rows(landing, tmp_path):
+    """`cp -p` of a corrected export keeps size and modification time: the inode change time still gives it away."""
+    import os
+
+    lake = tmp_path / "lake"
+    orders = landing / "orders" / FIXTURE_DATE / "orders.ndjson"
+    ingest_dataset(RAW["shopify_orders"], landing, lake, DS, "run-1", KEY)
+    before = orders.stat()
+    text = orders.read_text()
+    fixed = text.replace('"total_price":"59.90"', '"total_price":"95.90"', 1)  # a typo fixed: same length
+    assert len(fixed) == len(text) and fixed != text
+    corrected = tmp_path / "corrected.ndjson"
+    corrected.write_text(fixed)
+    os.utime(corrected, ns=(before.st_atime_ns, before.st_mtime_ns))
+    shutil.copy2(corrected, orders)  # cp -p: same size, same mtime
+    assert (orders.stat().st_size, orders.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    result = ingest_dataset(RAW["shopify_orders"], landing, lake, DS, "run-2", KEY)
+    assert result.status == "replaced"
+    raw = _raw(lake, "shopify_orders")
+    assert set(raw["_run_id"]) == {"run-2"} and "95.90" in raw["total_price"].to_list()
+    again = ingest_dataset(RAW["shopify_orders"], landing, lake, DS, "run-3", KEY)
+    assert again.status == "skipped"
+
+
+def test_a_file_restored_unchanged_is_rehashed_once_then_known_by_its_stat(landing, tmp_path):
+    from influence_pipeline.sources.manifest import read_entry
+
+    lake = tmp_path / "lake"
+    ingest_dataset(RAW["web_events"], landing, lake, DS, "run-1", KEY)
+    events = landing / "web_events" / FIXTURE_DATE / "events.ndjson"
+    old_inode = events.stat().st_ino
+    restored = events.with_name("restored")
+    shutil.copy2(events, restored)
+    restored.replace(events)  # a new inode, same bytes
+    assert ingest_dataset(RAW["web_events"], landing, lake, DS, "run-2", KEY).status == "skipped"
+    entry = read_entry(lake, "web_events", DS)
+    assert entry.inode == events.stat().st_ino != old_inode and entry.run_id == "run-1"
