@@ -7,6 +7,7 @@ import re
 from datetime import date, datetime, time
 from decimal import Decimal
 
+import numpy as np
 import orjson
 import polars as pl
 
@@ -15,6 +16,9 @@ from influence_pipeline.sources.masking import mask_line
 
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+#: deepest nesting a line may have: real exports nest a few levels (GA4 event_params, Shopify line items: 3 to 5), and
+#: a value nested a thousand levels deep cannot be re-encoded by Python
+MAX_NESTING = 64
 
 
 class LandingFileError(ValueError):
@@ -101,7 +105,20 @@ def _line_error(line: str, check_utf8: bool, check_escapes: bool) -> tuple[objec
             return None, error
     if not isinstance(record, dict):
         return None, f"expected a JSON object, found {type(record).__name__}"
+    if line.count("[") + line.count("{") > MAX_NESTING and (depth := nesting_depth(line)) > MAX_NESTING:
+        return None, f"nested {depth} levels deep (at most {MAX_NESTING} are read)"
     return record, None
+
+
+def nesting_depth(line: str) -> int:
+    """How deep the arrays and objects of a JSON line nest, brackets inside strings aside. Without recursion: a
+    line a thousand levels deep decodes, but re-encoding its value would exceed Python's recursion limit."""
+    unescaped = line.replace("\\\\", "").replace('\\"', "")  # what remains of a string cannot end it early
+    text = np.frombuffer(unescaped.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    outside = np.cumsum(text == ord('"')) % 2 == 0
+    steps = np.where(outside & ((text == ord("[")) | (text == ord("{"))), 1,
+                     np.where(outside & ((text == ord("]")) | (text == ord("}"))), -1, 0))
+    return int(np.cumsum(steps).max(initial=0))
 
 
 def parse_lines(numbered, dataset: RawDataset, check_utf8: bool, check_escapes: bool) -> Columns:

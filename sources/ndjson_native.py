@@ -21,6 +21,7 @@ import polars as pl
 import pyarrow as pa
 
 from influence_pipeline.schemas.raw import RawDataset
+from influence_pipeline.sources.lines import MAX_NESTING
 
 #: below this size the per-line path is faster than starting a DuckDB query
 NATIVE_MIN_BYTES = 1 << 20
@@ -115,6 +116,16 @@ def _line_chunks(data: bytes, raw: np.ndarray, start: int):
         position = int(ends[-1])
 
 
+def _brackets_per_line(raw: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """How many "[" and "{" each line holds: a line with more than MAX_NESTING may nest that deep, which only the
+    per-line path measures (few lines hold more than a handful)."""
+    opened = [np.flatnonzero((window == ord("[")) | (window == ord("{"))) + at
+              for at in range(int(bounds[0]), int(bounds[-1]), _WINDOW)
+              for window in [raw[at:min(at + _WINDOW, int(bounds[-1]))]]]
+    positions = np.concatenate(opened) if opened else np.empty(0, np.int64)
+    return np.bincount(np.searchsorted(bounds, positions, side="right") - 1, minlength=bounds.size - 1)
+
+
 def decode_trusted(data: bytes, dataset: RawDataset, start: int = 0,
                    first: int = 1) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
     """The lines of `data[start:]` (valid UTF-8; the first is line number `first` of its file) decoded natively:
@@ -129,7 +140,8 @@ def decode_trusted(data: bytes, dataset: RawDataset, start: int = 0,
             count = bounds.size - 1
             numbers = np.arange(first, first + count, dtype=np.int64)
             # valid JSON opening with "{" is an object: no json_type parse needed (leading blanks: per-line path)
-            distrusted = (np.diff(bounds) > LONG_LINE) | (raw[bounds[:-1]] != ord("{"))
+            distrusted = ((np.diff(bounds) > LONG_LINE) | (raw[bounds[:-1]] != ord("{"))
+                          | (_brackets_per_line(raw, bounds) > MAX_NESTING))
             lines = pa.LargeStringArray.from_buffers(count, pa.py_buffer(bounds), buffer)
             con.register("lines", pa.table({"_row_number": numbers, "line": lines, "distrusted": distrusted}))
             good = con.sql(query, params=[_common_keys(con)]).pl()

@@ -141,3 +141,17 @@ def test_numbers_inside_a_nested_value_print_as_python_prints_them(tmp_path, mon
     per_line, native = _both(BY_NAME["shopify_orders"], path, monkeypatch)
     assert native.equals(per_line)
     assert native.column("discount_codes").to_pylist()[0] == "[1.2345678901234568e+20]"
+
+
+@pytest.mark.parametrize("depth", [63, 64, 65, 200])
+def test_nesting_past_the_bound_is_quarantined_by_both_readers(tmp_path, monkeypatch, depth):
+    """Brackets inside strings (escaped quotes too) do not count; the line's depth counts its outer object."""
+    value = "[" * (depth - 1) + "]" * (depth - 1)
+    path = tmp_path / "orders.ndjson"
+    path.write_text(f'{{"id":1,"discount_codes":{value}}}\n'
+                    f'{{"id":2,"note":"{"[" * 80}\\"{"{" * 80}","discount_codes":[]}}\n')
+    per_line, native = _both(BY_NAME["shopify_orders"], path, monkeypatch)
+    assert native.equals(per_line)
+    errors = per_line.column("_parse_error").to_pylist()
+    assert errors[1] is None
+    assert (errors[0] == f"nested {depth} levels deep (at most 64 are read)") if depth > 64 else errors[0] is None

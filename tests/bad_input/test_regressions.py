@@ -77,11 +77,15 @@ def test_flow_with_a_file_missing_a_column_raises_and_leaves_published_outputs_u
      "line 2: malformed JSON: Exceeds the limit (4300 digits) for integer string conversion"),
     ('{"id":"9001","caption":' + "[" * 100_000 + "]" * 100_000 + "}",
      "line 2: malformed JSON: maximum recursion depth exceeded"),
+    ('{"id":"9001","caption":' + "[" * 1000 + "]" * 1000 + "}", "line 2: nested 1001 levels deep (at most 64"),
+    ('{"id":"9001","junk":' + '{"a":' * 65 + "1" + "}" * 65 + "}", "line 2: nested 66 levels deep (at most 64"),
     ('{"id":"9001","caption":"\\ud800 glow"}', "line 2: malformed JSON: a \\u escape encodes half a UTF-16 pair"),
     ('{"id":"9001","caption":"\\udc80"}', "line 2: malformed JSON: a \\u escape encodes half a UTF-16 pair"),
-], ids=["5000-digit-int", "nested-100000-deep", "escaped-high-surrogate", "escaped-low-surrogate"])
+], ids=["5000-digit-int", "nested-100000-deep", "nested-1000-deep", "objects-66-deep-in-an-unread-key",
+        "escaped-high-surrogate", "escaped-low-surrogate"])
 def test_pathological_json_line_is_quarantined_not_raised(landing, tmp_path, bad_line, reason):
-    """Was: ValueError / RecursionError / UnicodeEncodeError out of read_landing_file, sinking the whole file."""
+    """Was: ValueError / RecursionError / UnicodeEncodeError out of read_landing_file, sinking the whole file (a
+    line 1 000 deep decoded, then crashed re-encoding its value: an uncaught RecursionError, no file or line named)."""
     path = _file(landing, "instagram_media")
     lines = path.read_text().splitlines()
     path.write_text("\n".join([lines[0], bad_line, lines[2]]) + "\n")
