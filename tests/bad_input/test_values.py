@@ -96,6 +96,27 @@ def test_negative_count_in_ndjson_is_quarantined(landing, tmp_path, baseline, na
     _assert_quarantined(splits[name], name, line, rule_id, reason)
 
 
+@pytest.mark.parametrize("value", ["NaN", "nan", "Infinity", "-Infinity", "1e309", "-1e309", "1e16"])
+def test_money_that_is_not_a_finite_amount_is_quarantined_naming_the_field(landing, tmp_path, baseline, value):
+    """Was: NaN, 1e309 or Infinity passed the row rules, staging read null, and a mart's not-null rule stopped the
+    whole night naming the mart, not the row."""
+    _edit_ndjson(_file(landing, "shopify_orders"), 1, {"total_price": value})
+    splits = _check_day(landing, tmp_path / "lake")
+    _assert_only_line_moved("shopify_orders", splits, baseline, 1)
+    _assert_quarantined(splits["shopify_orders"], "shopify_orders", 1, "shopify_orders.total_price.type",
+                        f'total_price "{value}" is not a number')
+
+
+def test_a_bare_infinite_number_in_json_is_quarantined_like_its_text(landing, tmp_path, baseline):
+    path = _file(landing, "shopify_orders")
+    lines = path.read_text().splitlines()
+    lines[0] = lines[0].replace('"total_price":"59.90"', '"total_price":1e309')
+    path.write_text("\n".join(lines) + "\n")
+    splits = _check_day(landing, tmp_path / "lake")
+    _assert_quarantined(splits["shopify_orders"], "shopify_orders", 1, "shopify_orders.total_price.type",
+                        'total_price "Infinity" is not a number')
+
+
 @pytest.mark.parametrize(CSV_CASE, _by_rule(CSV_CASE, [
     ("youtube_video_report", 2, "views", "-42000", "youtube_video_report.views.range",
      'views "-42000" is out of range (must be at least 0)'),
