@@ -51,8 +51,9 @@ class RunSummary:
     lake_dir: str = ""
     warehouse: str = ""
     validation_results: str = ""
-    data_docs: str = ""
+    data_docs: str = ""  # GX's data docs index, stripped of its CDN scripts and styles so it opens offline
     report: str = ""  # the HTML report, set for the nights a run published
+    validation_page: str = ""  # every rule of the night's run as a self-contained page, beside the report
 
 
 def landing_inputs(lake_root, ds: date) -> dict[str, str | None]:

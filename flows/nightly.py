@@ -87,7 +87,7 @@ def run_nights(days: list[date], settings: Settings, holder: str, restate: bool 
             summaries[day] = summary
             audits.append(audit)
             if day in points:
-                summary.report = publish_night(published, base, pl.concat(audits), ctx)
+                summary.report, summary.validation_page = publish_night(published, base, pl.concat(audits), ctx)
                 published, audits = base, []
     return summaries
 

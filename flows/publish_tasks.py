@@ -57,9 +57,11 @@ def _prepare_bi_copy(ctx: RunContext, target: Snapshot) -> Path | None:
 
 
 @task(name="publish", task_run_name="publish-{new.night}", cache_policy=NO_CACHE, **IO_RETRIES)
-def publish_night(old: Snapshot | None, new: Snapshot, audit: pl.DataFrame, ctx: RunContext) -> str:
-    """Switch every sink from `old` (the published snapshot) to `new`; returns the night's HTML report."""
+def publish_night(old: Snapshot | None, new: Snapshot, audit: pl.DataFrame, ctx: RunContext) -> tuple[str, str]:
+    """Switch every sink from `old` (the published snapshot) to `new`; returns the night's HTML report and its
+    validation page."""
     from influence_pipeline.report.data import write_report
+    from influence_pipeline.report.validation_page import write_validation_page
 
     log = get_run_logger()
     bi_copy = _prepare_bi_copy(ctx, new)
@@ -79,7 +81,11 @@ def publish_night(old: Snapshot | None, new: Snapshot, audit: pl.DataFrame, ctx:
     log.info("published night %s (snapshot %s): %d files loaded into the warehouse, %d old snapshots pruned",
              new.night, new.id, files, removed)
     report = ctx.reports_dir / f"report-{new.night}.html"
-    return str(write_report(new.path, ctx.validation_dir, new.night, ctx.rules, report))
+    # the night's audit rows are at hand: the brief's data-quality counts need no read of the warehouse
+    report = write_report(new.path, ctx.validation_dir, new.night, ctx.rules, report, audit=audit)
+    # Beside the report: every rule of the night's run, readable offline (GX's data docs need CDNs).
+    page = write_validation_page(ctx.validation_dir, new.night, ctx.reports_dir / f"validation-{new.night}.html")
+    return str(report), str(page)
 
 
 @task(name="recover-publication", cache_policy=NO_CACHE, **IO_RETRIES)

@@ -190,7 +190,9 @@ def _print_run(summary) -> None:
     quarantined = {name: n for name, n in summary.quarantined.items() if n}
     if quarantined:
         console.print("quarantined: " + ", ".join(f"{name} {n:,}" for name, n in quarantined.items()))
-    console.print(f"validation results: {summary.validation_results}\ndata docs: {summary.data_docs}")
+    console.print(f"validation page: {summary.validation_page or '(written when the night is published)'}\n"
+                  f"validation results: {summary.validation_results}\n"
+                  f"data docs: {summary.data_docs} (offline copy without scripts)")
 
 
 @app.command("validate")
@@ -213,7 +215,8 @@ def validate_cmd(date_: Annotated[str, typer.Option("--date", help="Landing date
     for result in (r for r in validation.results if not r.success):
         count = result.unexpected_count if result.unexpected_count is not None else result.observed_value
         console.print(f"  {result.severity:7} {result.rule_id}: {count}", highlight=False)
-    console.print(f"data docs: {validation.docs_index}\nresults: {validation.results_file}")
+    console.print(f"results: {validation.results_file}\ndata docs: {validation.docs_index} (offline copy without "
+                  "scripts; a published night's validation page, beside its report, lists every rule)")
     if validation.errors:
         raise typer.Exit(1)
 
@@ -259,22 +262,41 @@ def demo(
 
 @app.command()
 def report(
-    date_: Annotated[str, typer.Option("--date", help="Landing date the report is for, YYYY-MM-DD.")],
+    date_: Annotated[str | None, typer.Option("--date", help="Night the brief is for, YYYY-MM-DD (optional with "
+                                                           "--month: it then caps the month's last day).")] = None,
+    month: Annotated[str | None, typer.Option(help="YYYY-MM: the month-to-date brief of that month alone, to its "
+                                                   "last processed night (or its last day).")] = None,
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
 ) -> None:
-    """Write the self-contained HTML report for a date (charts: ER by tier, follower growth and anomalies,
-    attributed revenue per model, campaign ROAS/ROI, the funnel, validation) from the published lake."""
-    from influence_pipeline.report.data import write_report
+    """Write the one-page HTML brief from the published lake: headline tiles for the night of --date and its month
+    to date (each against the period before), every campaign × influencer with its return, the funnel, revenue by
+    influencer and channel, engagement by tier, growth anomalies and data quality."""
+    from influence_pipeline.report.data import processed_nights, read_run_sources, write_report
+    from influence_pipeline.report.periods import month_brief_end
     from influence_pipeline.rules_file import load_rules
     from influence_pipeline.settings import Settings
     from influence_pipeline.sinks.snapshots import current
 
+    if date_ is None and month is None:
+        raise typer.BadParameter("give --date YYYY-MM-DD, --month YYYY-MM or both", param_hint="--date")
     settings = Settings()
     published = current(settings.lake_dir.resolve())
     if published is None:
         raise typer.BadParameter(f"nothing is published under {settings.lake_dir.resolve()} yet: run a night first")
-    path = write_report(published.path, (settings.data_dir / "validation").resolve(),
-                        _parse_date(date_, "--date"), load_rules(settings.rules_file), out)
+    night = _parse_date(date_, "--date") if date_ is not None else None
+    if month is not None:
+        try:
+            month_start = date.fromisoformat(f"{month}-01")
+        except ValueError:
+            raise typer.BadParameter(f"{month!r} is not a month in YYYY-MM form", param_hint="--month") from None
+        ds = month_brief_end(month_start, processed_nights(published.path))
+        if night is not None and night.replace(day=1) == month_start:
+            ds = min(ds, night)
+    else:
+        ds = night
+    path = write_report(published.path, (settings.data_dir / "validation").resolve(), ds,
+                        load_rules(settings.rules_file), out, month_only=month is not None,
+                        audit=read_run_sources(settings.resolved_warehouse_url, ds))
     console.print(f"report: [bold]{path.resolve()}[/bold]")
 
 

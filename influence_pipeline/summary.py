@@ -37,7 +37,10 @@ def print_demo_summary(console: Console, settings: Settings, summaries: list) ->
                   "part-0.parquet)")
     console.print(f"Warehouse:    [bold]{settings.safe_warehouse_url()}[/bold] (schemas staging, marts, quarantine, "
                   "audit)")
-    console.print(f"Data docs:    [bold]{summaries[-1].data_docs}[/bold]")
+    # GX's data docs need CDNs to draw their tables (they are kept stripped of them, to open offline): the
+    # validation page is where every rule's outcome is readable.
+    console.print(f"Validation:   [bold]{summaries[-1].validation_page or summaries[-1].validation_results}[/bold] "
+                  f"(every rule, failed first; GX data docs, offline copy: {summaries[-1].data_docs})")
     console.print(f"Report:       [bold]{summaries[-1].report}[/bold] (charts; open it in a browser)")
     console.print("\nLook at the outputs (DuckDB reads the lake directly):")
     console.print(

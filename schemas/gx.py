@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import shutil
+import time
 import warnings
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -195,9 +196,15 @@ class GxValidator:
         return results
 
     def build_docs(self) -> Path:
-        """Render this run's results into the data docs — only these, so the cost does not grow with history."""
+        """Render this run's results into the data docs — only these, so the cost does not grow with history — and
+        strip their CDN scripts and styles so viewing them makes no network request (schemas/data_docs.py)."""
+        from influence_pipeline.schemas.data_docs import make_site_offline
+
+        started = time.time() - 1  # file times may be coarser than the clock
         self.context.build_data_docs(resource_identifiers=self._rendered)
-        return self.root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+        site = self.root / "gx" / "uncommitted" / "data_docs" / "local_site"
+        make_site_offline(site, since=started)
+        return site / "index.html"
 
 
 def prune_store(root: Path, keep_from: date) -> int:

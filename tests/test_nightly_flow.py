@@ -50,13 +50,14 @@ def _artifact(key: str, flow_run_id: str) -> str:
 
 
 def _assert_report(path: str) -> None:
-    """The night's HTML report: self-contained (no script, no remote resource), four charts, the fixture's numbers."""
+    """The night's brief: self-contained (no script, no remote resource), five charts, the fixture's numbers."""
     page = Path(path).read_text()
     assert Path(path).name == f"report-{FIXTURE_DATE}.html"
-    assert page.count("<svg") == 4 and "<script" not in page and "http://" not in page.replace("http://www.w3.org", "")
-    # CMP-001 × INF-0001: fee 1 500 + gifted 120.50 + 10 % of the 59.90 code revenue = 1 626.49, ROAS 59.90 / 1 626.49
-    assert "<td>CMP-001</td><td>INF-0001</td><td>1626.49</td><td>59.9</td><td>0.04</td>" in page
-    assert "rules checked on the 2026-11-02 run" in page and "web_events.event_at.future" in page
+    assert page.count("<svg") == 5 and "<script" not in page and "http://" not in page.replace("http://www.w3.org", "")
+    # CMP-001 × Jane Glow: fee 1 500 + gifted 120.50 + 10 % of the 59.90 code revenue = 1 626.49, ROAS 59.90 / 1 626.49
+    assert ("<td class='l'>Jane Glow</td><td class=''>$1,626.49</td><td class=''>$59.90</td><td class=''>$59.90</td>"
+            "<td class=''>0.04×</td><td class=''>−96.3 %</td>") in page
+    assert "checked)</h3>" in page and "web_events.event_at.future" in page
 
 
 def _lake_digest(lake) -> dict[str, str]:
@@ -134,9 +135,11 @@ def test_nightly_writes_lake_and_duckdb_and_a_rerun_changes_nothing(prefect_harn
     assert attribution_mismatches(str(warehouse)) == dict.fromkeys(ATTRIBUTION_MISMATCHES, 0)
     _assert_report(summary.report)
     from influence_pipeline.report.data import read_report_data
+    from influence_pipeline.report.metrics import period_totals
     from influence_pipeline.rules_file import load_rules
     data = read_report_data(lake, data_dir / "validation", DS, load_rules())
-    assert (data.visits, data.signups, data.orders) == (2, 2, 1)  # order 4990 converted in October
+    month = period_totals(data.visits_daily, data.conversions, data.attribution, data.campaigns, DS.replace(day=1), DS)
+    assert (month.visits, month.signups, month.orders) == (2, 2, 1)  # order 4990 converted in October
     artifact = _artifact(f"nightly-{FIXTURE_DATE}", summary.run_id)
     assert "# Nightly 2026-11-02" in artifact and "| web_events | loaded | 7 | 4 | 3 |" in artifact
     _assert_bi_copy(data_dir / "bi" / "warehouse.duckdb", warehouse)
