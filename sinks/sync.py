@@ -21,18 +21,63 @@ from influence_pipeline.sinks.warehouse import Warehouse
 RECORD_TABLE = ("audit", "published_night")
 
 
-def read_published_file(table: str, part: str | None, path: Path) -> pa.Table:
-    """A lake file as the warehouse table holds it: the partition column (kept in the path) restored, in the
-    contract's column order (quarantine tables, without a contract of their own, keep it last)."""
-    rows = pq.read_table(path)
-    if part is not None:
-        column, value = part.split("=", 1)
-        rows = rows.append_column(pa.field(column, pa.date32()),
-                                  pa.array([date.fromisoformat(value)] * rows.num_rows, pa.date32()))
+#: Rows per batch streamed from the lake into the warehouse: a table's changed partitions are never all in memory
+#: at once (a profile-L day of raw web events is 2 M rows).
+BATCH_ROWS = 256 * 1024
+
+
+def _partition_value(part: str | None) -> tuple[str, date] | None:
+    if part is None:
+        return None
+    column, value = part.split("=", 1)
+    return column, date.fromisoformat(value)
+
+
+def _published_schema(table: str, part: str | None, path: Path) -> pa.Schema:
+    """A lake file's schema as the warehouse table holds it: the partition column (kept in the path) restored, in
+    the contract's column order (quarantine tables, without a contract of their own, keep it last)."""
+    schema = pq.read_schema(path).remove_metadata()
+    if (partition := _partition_value(part)) is not None:
+        schema = schema.append(pa.field(partition[0], pa.date32()))
     contract = load_contracts().get(table)
     if contract is not None and contract.layer != "raw":
-        rows = rows.select([p.name for p in contract.properties])
-    return rows
+        schema = pa.schema([schema.field(p.name) for p in contract.properties])
+    return schema
+
+
+def _conformed(batch: pa.RecordBatch, part: str | None, schema: pa.Schema) -> pa.RecordBatch:
+    """`batch` with its partition column restored and every column of `schema`, in its order and type (a column an
+    older file lacks reads null)."""
+    if (partition := _partition_value(part)) is not None:
+        batch = batch.append_column(pa.field(partition[0], pa.date32()),
+                                    pa.array([partition[1]] * batch.num_rows, pa.date32()))
+    names = batch.schema.names
+    columns = []
+    for field in schema:
+        if field.name not in names:
+            columns.append(pa.nulls(batch.num_rows, field.type))
+            continue
+        column = batch.column(field.name)
+        columns.append(column if column.type == field.type else column.cast(field.type))
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def published_rows(table: str, files: list[tuple[str | None, Path]]) -> pa.RecordBatchReader | None:
+    """The rows of a table's lake `files` ((partition dir or None, path)) as one stream of batches, read a batch at a
+    time as the warehouse takes them; None without files. The columns are those of the files with rows, types
+    widened where files differ (an all-null column takes its type from the others); all empty: the first one's."""
+    if not files:
+        return None
+    schemas = [(_published_schema(table, part, path), pq.read_metadata(path).num_rows) for part, path in files]
+    schema = pa.unify_schemas([s for s, rows in schemas if rows] or [schemas[0][0]], promote_options="permissive")
+
+    def batches():
+        for part, path in files:
+            with pq.ParquetFile(path) as parquet:
+                for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
+                    yield _conformed(batch, part, schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def warehouse_snapshot(warehouse: Warehouse) -> str | None:
@@ -67,10 +112,8 @@ def load_snapshot(warehouse: Warehouse, old: Snapshot | None, new: Snapshot, aud
         by_table[(layer, table)].append((part, path))
     with warehouse.transaction():
         for (layer, table), parts in by_table.items():
-            frames = [read_published_file(table, part, path) for part, path in parts if path is not None]
-            frames = [frame for frame in frames if frame.num_rows] or frames[:1]
+            rows = published_rows(table, [(part, path) for part, path in parts if path is not None])
             whole = parts[0][0] is None
-            rows = pa.concat_tables(frames, promote_options="permissive") if frames else None
             if whole or not incremental:
                 if rows is not None:
                     warehouse.replace_table(layer, table, rows)

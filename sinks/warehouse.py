@@ -31,15 +31,19 @@ from influence_pipeline.sinks.ddl import (
     sa_table,
 )
 
+#: What a load takes: a table, or a stream of batches read as the engine takes them (a table's lake files, whose
+#: changed partitions need not fit in memory together).
+Rows = pa.Table | pa.RecordBatchReader
+
 
 class IncompatibleSchemaError(RuntimeError):
     """A table in the warehouse cannot take the new definition without rewriting its data; nothing was written."""
 
 
 class Warehouse(Protocol):
-    def replace_partition(self, schema: str, table: str, rows: pa.Table, column: str, value: object) -> None: ...
-    def replace_table(self, schema: str, table: str, rows: pa.Table) -> None: ...
-    def replace_partitions(self, schema: str, table: str, rows: pa.Table, column: str, values: list[object]) -> None: ...
+    def replace_partition(self, schema: str, table: str, rows: Rows, column: str, value: object) -> None: ...
+    def replace_table(self, schema: str, table: str, rows: Rows) -> None: ...
+    def replace_partitions(self, schema: str, table: str, rows: Rows, column: str, values: list[object]) -> None: ...
     def check_compatible(self, tables: list[tuple[str, str, pa.Schema]]) -> None: ...
     def run_statements(self, statements: list[str]) -> None: ...
     def transaction(self): ...
@@ -57,7 +61,7 @@ class _PartitionLoader:
     _prepared: set[str]
     DECLARES_KEYS = True  # PostgreSQL's B-tree keys cost little per load and guard the key at the database too
 
-    def _load(self, target: sa.Table, rows: pa.Table, delete_sql: str) -> None:
+    def _load(self, target: sa.Table, rows: Rows, delete_sql: str) -> None:
         raise NotImplementedError
 
     def _existing_columns(self, schema: str, table: str) -> dict[str, str]:
@@ -82,17 +86,17 @@ class _PartitionLoader:
                 "written. Migrate them deliberately (rename or drop the column, or the table to rebuild it): "
                 + "; ".join(problems))
 
-    def replace_partition(self, schema: str, table: str, rows: pa.Table, column: str, value: object) -> None:
+    def replace_partition(self, schema: str, table: str, rows: Rows, column: str, value: object) -> None:
         target = sa_table(schema, table, rows.schema, self.DECLARES_KEYS)
         self._load(target, rows, delete_partition_sql(target, column, value))
 
-    def replace_partitions(self, schema: str, table: str, rows: pa.Table, column: str, values: list[object]) -> None:
+    def replace_partitions(self, schema: str, table: str, rows: Rows, column: str, values: list[object]) -> None:
         """Replace several partitions in one transaction: a row may move between them (a post re-dated), and a key
         must never be in two of them at once, even for a moment."""
         target = sa_table(schema, table, rows.schema, self.DECLARES_KEYS)
         self._load(target, rows, delete_partitions_sql(target, column, values))
 
-    def replace_table(self, schema: str, table: str, rows: pa.Table) -> None:
+    def replace_table(self, schema: str, table: str, rows: Rows) -> None:
         target = sa_table(schema, table, rows.schema, self.DECLARES_KEYS)
         self._load(target, rows, delete_all_sql(target))
 
@@ -138,7 +142,7 @@ class DuckDBWarehouse(_PartitionLoader):
     def _existing_columns(self, schema: str, table: str) -> dict[str, str]:
         return dict(self._con.execute(EXISTING_COLUMNS_SQL.format(param="?"), [schema, table]).fetchall())
 
-    def _load(self, target: sa.Table, rows: pa.Table, delete_sql: str) -> None:
+    def _load(self, target: sa.Table, rows: Rows, delete_sql: str) -> None:
         with self.transaction():
             for statement in self._preparation(target, self._existing_columns(target.schema, target.name)):
                 self._con.execute(statement)
@@ -182,7 +186,7 @@ class PostgresWarehouse(_PartitionLoader):
             cur.execute(EXISTING_COLUMNS_SQL.format(param="%s"), [schema, table])
             return dict(cur.fetchall())
 
-    def _load(self, target: sa.Table, rows: pa.Table, delete_sql: str) -> None:
+    def _load(self, target: sa.Table, rows: Rows, delete_sql: str) -> None:
         with self.transaction():
             with self._conn.cursor() as cur:
                 existing = self._columns_in(cur, target)
@@ -192,7 +196,8 @@ class PostgresWarehouse(_PartitionLoader):
                 if preparation:  # created or gained columns: binary COPY needs the types as they are now
                     existing = self._columns_in(cur, target)
                 cur.execute(delete_sql)
-                self._copy(cur, target, rows, existing)
+                for piece in _pieces(rows):
+                    self._copy(cur, target, piece, existing)
             self._prepared.add(_definition(target))
 
     @staticmethod
@@ -245,6 +250,16 @@ class PostgresWarehouse(_PartitionLoader):
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _pieces(rows: Rows):
+    """A stream loads a batch at a time, each by its own COPY in the same transaction: binary or CSV is decided per
+    batch, and only one batch is encoded at once."""
+    if isinstance(rows, pa.Table):
+        yield rows
+        return
+    for batch in rows:
+        yield pa.Table.from_batches([batch])
 
 
 def connect_warehouse(url: str) -> Warehouse:
