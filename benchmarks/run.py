@@ -183,7 +183,7 @@ def run_benchmark(profile: str, days: int, data_dir: Path, also: tuple[int, ...]
     scale = PROFILES[profile]["scale"]
     start = date(2026, 11, 1)
     os.environ.update(INFLUENCE_DATA_DIR=str(data_dir), PREFECT_LOGGING_LEVEL="WARNING")
-    os.environ.setdefault("INFLUENCE_PII_KEY", "benchmark-key")
+    os.environ.setdefault("INFLUENCE_PII_KEY", "benchmark-3f9a1c7e52d04b86a9e1f2c7d5b3a08e6c4f1d29b7e5a3c0")
     _landing_files(data_dir, start, days, scale)
 
     earlier = {}

@@ -23,10 +23,11 @@ from prefect import flow, get_run_logger
 from prefect.deployments import run_deployment
 from prefect.runtime import flow_run
 
+from influence_pipeline.atomic import prepare_staging
 from influence_pipeline.deployment import check_deployment_run
 from influence_pipeline.flows.context import RunContext
 from influence_pipeline.flows.nightly import RunSummary, run_nights
-from influence_pipeline.flows.runners import run_all, task_runner
+from influence_pipeline.flows.runners import run_all, task_runner, tie_temporary_server
 from influence_pipeline.flows.tasks import dataset_calls, ingest
 from influence_pipeline.settings import load_settings
 from influence_pipeline.sinks.lock import data_dir_lock
@@ -46,6 +47,8 @@ def ingest_landing(ds: date) -> dict[str, IngestResult]:
     nightly's."""
     settings = load_settings()
     check_deployment_run(settings)
+    prepare_staging(settings.data_dir)  # temporaries out of readers' globs even before the first nightly
+    tie_temporary_server()
     ctx = RunContext.from_settings(settings, str(flow_run.id or uuid.uuid4()))
     with task_runner(settings) as runner:
         return run_all(runner, ingest, dataset_calls(ds, ctx))
@@ -84,6 +87,7 @@ def backfill(start: date, end: date, concurrency: int = 1, deployments: bool = F
     settings = load_settings()
     check_deployment_run(settings)
     log = get_run_logger()
+    tie_temporary_server()  # a killed backfill must not leave Prefect's temporary server behind
     backfill_id, attempt = str(flow_run.id or uuid.uuid4()), flow_run.run_count or 1
     if deployments:
         def ingest_day(day: date) -> None:  # each thread carries this flow run's context: the runs are its children
@@ -103,6 +107,7 @@ def backfill(start: date, end: date, concurrency: int = 1, deployments: bool = F
         return [None] * len(days)
     holder = f"backfill {start} … {end} (flow run {backfill_id})"
     with data_dir_lock(settings.data_dir.resolve(), holder, settings.lock_wait_seconds):
+        prepare_staging(settings.data_dir)
         if concurrency > 1:
             _ingest_ahead(days, concurrency)
         built = run_nights(days, settings, holder)

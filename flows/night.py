@@ -33,6 +33,7 @@ from influence_pipeline.schemas.checkpoint import ValidationFailed
 from influence_pipeline.schemas.raw import DATASETS, PARTITION_COLUMN
 from influence_pipeline.settings import load_settings
 from influence_pipeline.sinks.snapshots import Snapshot, building, seal, snapshot
+from influence_pipeline.sources.landing_survey import unexpected_landing
 from influence_pipeline.sources.manifest import read_entry
 from influence_pipeline.transforms.audit import SourceOutcome, build_run_sources
 from influence_pipeline.transforms.quarantine import BatchCheck
@@ -54,6 +55,7 @@ class RunSummary:
     data_docs: str = ""  # GX's data docs index, stripped of its CDN scripts and styles so it opens offline
     report: str = ""  # the HTML report, set for the nights a run published
     validation_page: str = ""  # every rule of the night's run as a self-contained page, beside the report
+    unexpected: list[str] = field(default_factory=list)  # landing paths no run reads (audit status `unexpected`)
 
 
 def landing_inputs(lake_root, ds: date) -> dict[str, str | None]:
@@ -116,6 +118,9 @@ def night(ds: date, base_id: str | None = None) -> tuple[RunSummary, Snapshot, p
     started = datetime.now(timezone.utc)
     with task_runner(settings) as runner:
         ingested = run_all(runner, ingest, dataset_calls(ds, ctx))
+        unexpected = unexpected_landing(ctx.landing_dir, ds)
+        for path in unexpected:
+            log.warning("unexpected in landing, not read: %s", path)
         checks = run_all(runner, check_raw, dataset_calls(ds, ctx))
         clean = {name: check.split.clean for name, check in checks.items()}
         staged = run_all(runner, stage, {m.name: dict(model=m.name, ds=ds, clean={n: clean[n] for n in m.inputs})
@@ -131,7 +136,7 @@ def night(ds: date, base_id: str | None = None) -> tuple[RunSummary, Snapshot, p
 
         failed = bool(validation.errors)
         audit = build_run_sources(ctx.run_id, ds, _outcomes(ingested, checks, clean_rows, validation), started,
-                                  datetime.now(timezone.utc), run_failed=failed)
+                                  datetime.now(timezone.utc), run_failed=failed, unexpected=unexpected)
         if failed:
             record_audit(audit, ds, ctx)
             raise ValidationFailed(ds, validation.errors, validation.results_file)
@@ -151,5 +156,5 @@ def night(ds: date, base_id: str | None = None) -> tuple[RunSummary, Snapshot, p
         ds, ctx.run_id, {n: {"status": r.status, "rows": r.rows, "file": r.file} for n, r in ingested.items()},
         {n: f.height for n, f in quarantine.items()}, {t: f.height for t, f in {**staged, **marts}.items()},
         [r.rule_id for r in validation.results if not r.success], str(root), settings.safe_warehouse_url(),
-        str(validation.results_file), str(validation.docs_index or ""))
+        str(validation.results_file), str(validation.docs_index or ""), unexpected=unexpected)
     return summary, sealed, audit

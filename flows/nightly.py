@@ -13,16 +13,25 @@ import polars as pl
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from influence_pipeline.atomic import prepare_staging
 from influence_pipeline.deployment import check_deployment_run
 from influence_pipeline.flows.context import RunContext
 from influence_pipeline.flows.night import RunSummary, landing_inputs, night
-from influence_pipeline.flows.publish_tasks import publish_night, recover_publication
+from influence_pipeline.flows.publish_tasks import publish_night, recover_publication, sweep_bi_copy_leftovers
+from influence_pipeline.flows.runners import tie_temporary_server
 from influence_pipeline.nights import plan_nights, publish_points
 from influence_pipeline.schemas.raw import DATASETS
 from influence_pipeline.settings import Settings, load_settings
 from influence_pipeline.sinks.lake import sweep_temporaries
 from influence_pipeline.sinks.lock import data_dir_lock
-from influence_pipeline.sinks.snapshots import Snapshot, adopt_unversioned, base_for, current, snapshot
+from influence_pipeline.sinks.snapshots import (
+    Snapshot,
+    adopt_unversioned,
+    base_for,
+    current,
+    snapshot,
+    sweep_dead_builds,
+)
 from influence_pipeline.sources.ingest import arrived_late
 from influence_pipeline.sources.manifest import read_entry
 from influence_pipeline.transforms.windows import default_landing_date, run_windows
@@ -55,16 +64,25 @@ def late_days(root: Path, landing_dir: Path, published: Snapshot | None, days: t
     return late
 
 
+def sweep_leftovers(data_dir: Path, root: Path, ctx: RunContext) -> int:
+    """With the writer lock held, whatever their age: dead writers' temporaries anywhere in the data dir (sealed
+    snapshots hold none), dead nights' building directories, the BI copy's temporaries. Returns how many went."""
+    prepare_staging(data_dir)
+    return (sweep_temporaries(data_dir, skip=(root / "nights",)) + sweep_dead_builds(root)
+            + sweep_bi_copy_leftovers(ctx))
+
+
 def run_nights(days: list[date], settings: Settings, holder: str, restate: bool = True) -> dict[date, RunSummary]:
     """Holding the data dir: finish an interrupted publication, then build every night of the plan, oldest first,
     each on the snapshot the one before it left, publishing at the plan's publish points. Returns the summary of each
     night built."""
     root = settings.lake_dir.resolve()
     log = get_run_logger()
+    tie_temporary_server()  # a killed run must not leave Prefect's temporary server behind
     with data_dir_lock(settings.data_dir.resolve(), holder, settings.lock_wait_seconds):
         ctx = RunContext.from_settings(settings, str(flow_run.id or uuid.uuid4()))
-        if swept := sweep_temporaries(root / "raw"):  # a dead night's own temporaries go with its directory
-            log.warning("swept %d temporary files left by an interrupted run", swept)
+        if swept := sweep_leftovers(settings.data_dir.resolve(), root, ctx):
+            log.warning("swept %d temporary files and folders left by an interrupted run", swept)
         recover_publication(ctx)
         if adopted := adopt_unversioned(root, lambda day: landing_inputs(root, day)):
             log.warning("the lake had no night snapshots yet: its tables became snapshot %s (night %s)", adopted.id,

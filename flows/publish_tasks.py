@@ -10,11 +10,17 @@ from pathlib import Path
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy.engine import make_url
 
 from influence_pipeline.flows.context import RunContext
 from influence_pipeline.flows.tasks import IO_RETRIES
-from influence_pipeline.sinks.bi import install_readonly_copy, prepare_readonly_copy, view_statements
+from influence_pipeline.settings import duckdb_path
+from influence_pipeline.sinks.bi import (
+    discard_readonly_copy,
+    install_readonly_copy,
+    prepare_readonly_copy,
+    sweep_readonly_copy_leftovers,
+    view_statements,
+)
 from influence_pipeline.sinks.snapshots import (
     Snapshot,
     clear_pending,
@@ -32,11 +38,17 @@ from influence_pipeline.sinks.warehouse import connect_warehouse
 def _bi_copy_path(ctx: RunContext) -> Path | None:
     """Where BI tools open the read-only copy of an embedded DuckDB warehouse (None for PostgreSQL: BI tools
     connect to it directly)."""
-    url = make_url(ctx.warehouse_url)
-    if url.get_backend_name() != "duckdb":
+    if not ctx.warehouse_url.startswith("duckdb:"):
         return None
-    database = Path(url.database)
+    database = duckdb_path(ctx.warehouse_url)
     return database.parent / "bi" / database.name
+
+
+def sweep_bi_copy_leftovers(ctx: RunContext) -> int:
+    """Delete the BI copy's temporaries (and their `.wal`) that dead runs left beside it; returns how many. Call with
+    the data dir's writer lock held."""
+    path = _bi_copy_path(ctx)
+    return sweep_readonly_copy_leftovers(path) if path is not None else 0
 
 
 def _switch(ctx: RunContext, target: Snapshot, bi_copy: Path | None) -> None:
@@ -51,8 +63,6 @@ def _prepare_bi_copy(ctx: RunContext, target: Snapshot) -> Path | None:
     path = _bi_copy_path(ctx)
     if path is None:
         return None
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # prepared by a run killed before its rename
-        stale.unlink(missing_ok=True)
     return prepare_readonly_copy(target.path / "marts", path)
 
 
@@ -74,7 +84,7 @@ def publish_night(old: Snapshot | None, new: Snapshot, audit: pl.DataFrame, ctx:
             warehouse.close()
     except BaseException:
         if bi_copy is not None:
-            bi_copy.unlink(missing_ok=True)
+            discard_readonly_copy(bi_copy)
         raise
     _switch(ctx, new, bi_copy)
     removed = prune(ctx.lake_dir, ctx.rules.lake.keep_nights, {old.id} if old else set())

@@ -36,10 +36,14 @@ def _progress() -> Progress:
 @app.callback()
 def _no_telemetry() -> None:
     """Telemetry off for every command, and for the temporary Prefect server a run may start (it inherits this
-    environment): the pipeline runs on machines with no internet, and users did not ask to be tracked."""
+    environment): the pipeline runs on machines with no internet, and users did not ask to be tracked. Outputs
+    private (INFLUENCE_OUTPUT_MODE) before any command creates one: a report or a sample is data too."""
+    from influence_pipeline.settings import Settings, apply_output_mode
+
     for name, value in (("DO_NOT_TRACK", "1"), ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
                         ("GX_ANALYTICS_ENABLED", "false")):
         os.environ.setdefault(name, value)
+    apply_output_mode(Settings())
 
 
 def _quiet_prefect() -> None:
@@ -190,6 +194,9 @@ def _print_run(summary) -> None:
     quarantined = {name: n for name, n in summary.quarantined.items() if n}
     if quarantined:
         console.print("quarantined: " + ", ".join(f"{name} {n:,}" for name, n in quarantined.items()))
+    from influence_pipeline.summary import print_landing_notes
+
+    print_landing_notes(console, [summary])
     console.print(f"validation page: {summary.validation_page or '(written when the night is published)'}\n"
                   f"validation results: {summary.validation_results}\n"
                   f"data docs: {summary.data_docs} (offline copy without scripts)")

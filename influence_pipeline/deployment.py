@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from influence_pipeline.settings import Settings, SettingsError
+from influence_pipeline.settings import Settings, SettingsError, apply_output_mode
 
 DEFAULT_POOL = "influence-process"
 PII_KEY_BLOCK = "influence-pii-key"
@@ -86,9 +86,11 @@ def check_deployment_settings(settings: Settings,
 
 
 def check_deployment_run(settings: Settings) -> None:
-    """Call at the start of a flow, after load_settings(): outside a deployment (CLI, tests) it does nothing; in a run
+    """Call at the start of a flow, after load_settings(): applies the output mode (a flow that only builds Settings,
+    such as the pull, writes landing files too); outside a deployment (CLI, tests) it checks nothing more; in a run
     a worker started it fails before anything is read or written when the data dir is relative or the deployment's
     schedule timezone differs from INFLUENCE_TIMEZONE."""
+    apply_output_mode(settings)
     deployment_id = current_deployment_id()
     if deployment_id is None:
         return

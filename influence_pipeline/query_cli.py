@@ -106,7 +106,7 @@ def query(
     settings = Settings()
     if not settings.is_embedded_warehouse:
         raise typer.BadParameter("query reads the embedded DuckDB warehouse; use your SQL client for PostgreSQL")
-    path = settings.resolved_warehouse_url.removeprefix("duckdb:///")
+    path = str(settings.embedded_warehouse_path)
     with duckdb.connect(path, read_only=True) as con:
         cursor = con.execute(sql)
         if cursor.description is None:  # a statement that returns nothing (SET, PRAGMA …)

@@ -10,6 +10,31 @@ from influence_pipeline.settings import Settings
 from influence_pipeline.sinks.snapshots import CURRENT
 
 
+def landing_notes(summary) -> list[str]:
+    """What a night's landing lacked and held besides (a RunSummary in, readable lines out): per source folder, the
+    expected files not delivered — those whose alternative came instead (GA4 for the tracker) said so — then the
+    paths no run reads (status `unexpected` in audit.run_sources)."""
+    from influence_pipeline.schemas.raw import BY_NAME
+
+    delivered = {name for name, info in summary.ingested.items() if info["status"] != "missing"}
+    missing: dict[str, list[str]] = {}
+    for name, info in summary.ingested.items():
+        if info["status"] == "missing":
+            instead = [alt for alt in BY_NAME[name].alternatives if alt in delivered]
+            note = f" ({', '.join(instead)} delivered instead)" if instead else ""
+            missing.setdefault(BY_NAME[name].source, []).append(f"{info['file']}{note}")
+    lines = [f"{summary.ds} missing in {source}/: {', '.join(files)}" for source, files in sorted(missing.items())]
+    if summary.unexpected:
+        lines.append(f"{summary.ds} unexpected (not read): {', '.join(summary.unexpected)}")
+    return lines
+
+
+def print_landing_notes(console: Console, summaries: list) -> None:
+    for summary in summaries:
+        for line in landing_notes(summary):
+            console.print(line, highlight=False, markup=False)
+
+
 def print_demo_summary(console: Console, settings: Settings, summaries: list) -> None:
     staged: Counter[str] = Counter()
     ingested: Counter[str] = Counter()
@@ -32,6 +57,7 @@ def print_demo_summary(console: Console, settings: Settings, summaries: list) ->
     console.print(f"raw rows ingested: {sum(ingested.values()):,} from {len(ingested)} landing datasets; "
                   f"quarantined with a reason: {sum(quarantined.values()):,} "
                   f"({', '.join(f'{n} {c:,}' for n, c in quarantined.most_common(3) if c) or 'none'})")
+    print_landing_notes(console, summaries)
     lake = settings.lake_dir.resolve() / CURRENT
     console.print(f"Parquet lake: [bold]{lake}[/bold] (the published night: staging/<table>/landing_date=YYYY-MM-DD/"
                   "part-0.parquet)")
@@ -72,7 +98,7 @@ TOP_CAMPAIGNS = """
 def _connect(settings: Settings):
     import duckdb
 
-    return duckdb.connect(settings.resolved_warehouse_url.removeprefix("duckdb:///"), read_only=True)
+    return duckdb.connect(str(settings.embedded_warehouse_path), read_only=True)
 
 
 def _add_mart_rows(table: Table, settings: Settings) -> None:

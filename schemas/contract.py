@@ -61,6 +61,12 @@ class Property:
         return self.classification == "pii"
 
     @property
+    def is_free_text(self) -> bool:
+        """`freeText: true`: text a person or a browser wrote (URLs, referrers), where personal data may hide; masked
+        at ingestion by transforms/free_text.py."""
+        return self.custom.get("freeText") is True
+
+    @property
     def json_path(self) -> tuple[str, ...]:
         return tuple(str(self.custom.get("jsonPath", self.name)).split("."))
 

@@ -33,6 +33,7 @@ class RawField:
     name: str  # raw column name
     path: tuple[str, ...] = ()  # JSON path; defaults to (name,)
     pii: bool = False  # hashed at ingestion into `<name>_hash`
+    free_text: bool = False  # e-mails, phones, IPs and secret query parameters in it masked at ingestion
     nested: bool = False  # a JSON array/object: always kept as JSON text, even when a bad export sends a scalar
     added_in: str | None = None  # the landing format that added it: older CSV files may lack the column (null)
     former: tuple[tuple[str, ...], ...] = ()  # where earlier landing formats put it (the contract's formerNames)
@@ -81,7 +82,8 @@ class RawDataset:
 def _raw_dataset(contract: Contract) -> RawDataset:
     source, _, file = contract.landing_file.split("/")
     fields = tuple(RawField(p.name, p.json_path if "jsonPath" in p.custom else (), pii=p.is_pii,
-                            nested=p.logical_type in ("array", "object"), added_in=p.custom.get("addedIn"),
+                            free_text=p.is_free_text, nested=p.logical_type in ("array", "object"),
+                            added_in=p.custom.get("addedIn"),
                             former=tuple(tuple(str(n).split(".")) for n in p.custom.get("formerNames") or ()))
                    for p in contract.properties)
     return RawDataset(contract.name, source, file, fields, full_snapshot=contract.is_full_snapshot,

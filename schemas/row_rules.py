@@ -11,12 +11,13 @@ Rules a target cannot express are listed in NOT_ROW_CHECKED with the reason, nev
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 import polars as pl
 
 from influence_pipeline.schemas.contract import PARSED_AS, Contract, Property, QualityRule
+from influence_pipeline.schemas.time_range import PlausibleTime, configured_plausible_time, earliest_limit, future_limit
 
 #: Logical types a raw text value must cast to; the type rule fails where the text is there but the cast is null.
 TYPED = ("integer", "number", "boolean", "date", "timestamp")
@@ -43,7 +44,7 @@ SEVERITY = {"error": "critical", "warning": "warning"}
 class Rule:
     id: str
     dataset: str
-    kind: str  # required | nul | type | range | pattern | enum | future | relationship | row_count | unique | not_null
+    kind: str  # required | nul | type | range | pattern | enum | past | future | relationship | row_count | unique | not_null
     # error | warning (row rules are warnings: the rows they catch are quarantined, or their informational values
     # nulled, and the run goes on)
     severity: str
@@ -131,17 +132,32 @@ def _nul_rule(contract: Contract, prop: Property) -> Rule:
                  pl.lit(f"{name} contains a NUL character (shown as {NUL_SHOWN}), which PostgreSQL text cannot store"))
 
 
-def _future_limit(prop: Property, landing_date: date) -> tuple[Any, Any, str]:
-    """The latest acceptable value — for Polars, for GX (pandas holds dates as midnight datetimes) and for people."""
-    last_day = landing_date + timedelta(days=prop.max_days_after_landing)
-    if prop.logical_type == "date":
-        return last_day, datetime.combine(last_day, time()), str(last_day)
-    limit = datetime.combine(last_day + timedelta(days=1), time(), tzinfo=timezone.utc) - timedelta(microseconds=1)
-    return limit, limit, f"{limit:%Y-%m-%d %H:%M} UTC"
+def _time_rules(contract: Contract, prop: Property, landing_date: date, plausible: PlausibleTime) -> list[Rule]:
+    """`past` and `future`: a date or timestamp outside the plausible range quarantines its row, naming the field and
+    its value (a typed value is compared, so a zone offset counts: 2000-01-01T00:00:00+05:00 is 1999 in UTC)."""
+    name, col, typed = prop.name, raw_column(prop), pl.col(typed_column(prop))
+    low, gx_low, shown_low = earliest_limit(prop, plausible.earliest)
+    placeholder, params = _parameter(f"{contract.name}.{prop.name}.past", gx_low)
+    rules = [_rule(contract, prop, "past", f"{name} must not be earlier than {shown_low} (plausible_time.earliest)",
+                   "ExpectColumnValuesToBeBetween", {"column": typed_column(prop), "min_value": placeholder},
+                   typed.is_not_null() & (typed < low),
+                   pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is too early (before {shown_low})")]),
+                   gx_parameters=params)]
+    days = prop.max_days_after_landing
+    if days is None:
+        days = plausible.latest_days_after_landing
+    limit, gx_limit, shown = future_limit(prop, landing_date, days)
+    placeholder, params = _parameter(f"{contract.name}.{prop.name}.future", gx_limit)
+    rules.append(_rule(contract, prop, "future", f"{name} must not be later than {days} day(s) after the landing date",
+                       "ExpectColumnValuesToBeBetween", {"column": typed_column(prop), "max_value": placeholder},
+                       typed.is_not_null() & (typed > limit),
+                       pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is in the future (after {shown})")]),
+                       gx_parameters=params))
+    return rules
 
 
 def _property_rules(contract: Contract, prop: Property, landing_date: date,
-                    references: dict[str, list[str]]) -> list[Rule]:
+                    references: dict[str, list[str]], plausible: PlausibleTime) -> list[Rule]:
     col, name = raw_column(prop), prop.name
     value = pl.col(col)
     rules = []
@@ -171,16 +187,8 @@ def _property_rules(contract: Contract, prop: Property, landing_date: date,
                            {"column": typed_column(prop), "min_value": low, "max_value": high},
                            typed.is_not_null() & outside,
                            pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is out of range (must be {bounds})")])))
-    is_time = prop.logical_type in ("date", "timestamp") or is_epoch_seconds(prop)
-    if prop.max_days_after_landing is not None and is_time:
-        limit, gx_limit, shown = _future_limit(prop, landing_date)
-        placeholder, params = _parameter(f"{contract.name}.{prop.name}.future", gx_limit)
-        rules.append(_rule(contract, prop, "future",
-                           f"{name} must not be later than {prop.max_days_after_landing} day(s) after the landing date",
-                           "ExpectColumnValuesToBeBetween", {"column": typed_column(prop), "max_value": placeholder},
-                           typed.is_not_null() & (typed > limit),
-                           pl.concat_str([pl.lit(f"{name} "), _shown(col), pl.lit(f" is in the future (after {shown})")]),
-                           gx_parameters=params))
+    if prop.logical_type in ("date", "timestamp") or is_epoch_seconds(prop):
+        rules += _time_rules(contract, prop, landing_date, plausible)
     if prop.pattern is not None:
         rules.append(_rule(contract, prop, "pattern", f"{name} must match {prop.pattern}",
                            "ExpectColumnValuesToMatchRegex", {"column": col, "regex": prop.pattern},
@@ -203,11 +211,17 @@ def _property_rules(contract: Contract, prop: Property, landing_date: date,
     return rules
 
 
-def row_rules(contract: Contract, landing_date: date, references: dict[str, list[str]] | None = None) -> list[Rule]:
+def row_rules(contract: Contract, landing_date: date, references: dict[str, list[str]] | None = None,
+              plausible: PlausibleTime | None = None) -> list[Rule]:
     """The row-level rules of a raw contract for one landing date. `references` holds, per "<dataset>.<column>" a
-    relationship points at, the values that exist on that date."""
+    relationship points at, the values that exist on that date; `plausible` the range of dates and timestamps
+    (default: the configured rules' plausible_time)."""
     refs = references or {}
-    return [rule for prop in contract.properties for rule in _property_rules(contract, prop, landing_date, refs)]
+    if plausible is None and any(p.logical_type in ("date", "timestamp") or is_epoch_seconds(p)
+                                 for p in contract.properties):
+        plausible = configured_plausible_time()
+    return [rule for prop in contract.properties
+            for rule in _property_rules(contract, prop, landing_date, refs, plausible)]
 
 
 _GX_ROW_COUNT = {

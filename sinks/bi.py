@@ -4,10 +4,11 @@ its large fact tables as views over the Parquet lake."""
 from __future__ import annotations
 
 import os
-import uuid
+import shutil
 from importlib.resources import files
 from pathlib import Path
 
+from influence_pipeline.atomic import stage, sweep_staged, unstage
 from influence_pipeline.sinks.ddl import check_identifier, sql_literal
 
 VIEWS_DIR = files("influence_pipeline.sinks").joinpath("views")
@@ -38,9 +39,9 @@ def _parquet_view(lake_table: Path, column: str, columns: list[str]) -> str:
 
 
 def prepare_readonly_copy(snapshot_marts: Path, target: Path, schema: str = "marts") -> Path:
-    """Build, beside `target` (not yet over it), a DuckDB file holding what BI tools query of one lake snapshot:
+    """Build, as a temporary of `target` (influence_pipeline.atomic: in the data dir's staging directory), a DuckDB file holding what BI tools query of one lake snapshot:
     every marts table of the contracts with its table and column comments, and the readable views. Returns the
-    temporary file; `install_readonly_copy` renames it over `target`.
+    temporary file; `install_readonly_copy` renames it over `target`, `discard_readonly_copy` drops it.
 
     Date-partitioned facts become views over the snapshot's Parquet files (a view costs the same on day 900 as on
     day 1; copying millions of visits a night grew with history). A snapshot's files never change, so a connection
@@ -52,8 +53,7 @@ def prepare_readonly_copy(snapshot_marts: Path, target: Path, schema: str = "mar
     from influence_pipeline.schemas.contract import contracts_in
     from influence_pipeline.sinks.ddl import comment_sql, contract_table, create_schema_sql, create_table_sql
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    tmp = stage(target)
     schema = check_identifier(schema)
     try:
         with duckdb.connect(str(tmp)) as con:
@@ -78,12 +78,32 @@ def prepare_readonly_copy(snapshot_marts: Path, target: Path, schema: str = "mar
             for statement in view_statements(schema):
                 con.execute(statement)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        unstage(tmp)
         raise
     return tmp
 
 
 def install_readonly_copy(prepared: Path, target: Path) -> Path:
     """Rename a prepared copy over `target`: a BI tool opening it sees the previous copy or the new one whole."""
-    os.replace(prepared, target)
+    try:
+        os.replace(prepared, target)
+    finally:
+        unstage(prepared)
     return target
+
+
+def discard_readonly_copy(prepared: Path) -> None:
+    """Drop a prepared copy that will not be installed (its publication failed), with DuckDB's companions."""
+    unstage(prepared)
+
+
+def sweep_readonly_copy_leftovers(target: Path) -> int:
+    """Delete the temporaries of `target` that dead runs left in its folder (built there when no staging directory
+    is on its file system), their `.wal` included, whatever their age; returns how many."""
+    legacy = list(target.parent.glob(f".{target.name}.*.tmp*"))  # named so before influence_pipeline.atomic staged them
+    for path in legacy:
+        if path.is_dir():  # DuckDB's spill folder
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return sweep_staged(target.parent) + len(legacy)

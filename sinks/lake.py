@@ -1,12 +1,13 @@
 """The Parquet lake: Hive-partitioned tables under <lake>/<layer>/<table>/<column>=<value>/part-0.parquet.
 
-One file per partition, written beside its final name and moved into place with os.replace, so a reader (or a crash)
-sees either the previous partition whole or the new one whole, never half of one.
+One file per partition, written as a temporary (influence_pipeline.atomic: in the data dir's staging directory, out of
+any glob over the lake) and moved into place with os.replace, so a reader (or a crash) sees either the previous
+partition whole or the new one whole, never half of one.
 """
 from __future__ import annotations
 
 import itertools
-import time
+import os
 from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from influence_pipeline.atomic import TMP_MARK, write_atomic
+from influence_pipeline.atomic import TMP_MARK, sweep_staged, write_atomic
 
 PART_FILE = "part-0.parquet"
 
@@ -80,16 +81,16 @@ def scan_partition(lake_dir: Path, layer: str, table: str, column: str, value: d
     return pl.scan_parquet(path)
 
 
-def sweep_temporaries(lake_dir: Path, min_age_seconds: float = 3600) -> int:
-    """Delete temporaries a crashed run left behind; returns how many. Only those older than `min_age_seconds`, so a
-    run sweeping at its start never pulls a file from under another run (a backfill day) still writing it."""
+def sweep_temporaries(root: Path, skip: tuple[Path, ...] = ()) -> int:
+    """Delete, anywhere under `root` but in the folders of `skip`, every temporary a dead writer left (its staging
+    directory included), whatever its age; returns how many. Live writers' temporaries stay (influence_pipeline.atomic)."""
     swept = 0
-    cutoff = time.time() - min_age_seconds
-    if lake_dir.exists():
-        for tmp in lake_dir.rglob(f"{TMP_MARK}*"):
-            if tmp.stat().st_mtime < cutoff:
-                tmp.unlink(missing_ok=True)
-                swept += 1
+    skipped = {str(path.absolute()) for path in skip}
+    for directory, folders, names in os.walk(root):
+        folders[:] = [f for f in folders if str(Path(directory, f).absolute()) not in skipped]
+        if any(name.startswith(TMP_MARK) for name in (*folders, *names)):
+            swept += sweep_staged(Path(directory))
+            folders[:] = [f for f in folders if not f.startswith(TMP_MARK)]  # swept with their temporary
     return swept
 
 

@@ -142,6 +142,21 @@ def prune(lake_root: Path, keep_nights: int, also_keep: set[str]) -> int:
     return removed
 
 
+def sweep_dead_builds(lake_root: Path) -> int:
+    """Delete the building directories and `current` links a killed run left (complete Parquet files a reader's
+    `lake/**` glob would count twice). Call with the data dir's writer lock held: then no night is being built.
+    Returns how many went."""
+    removed = 0
+    leftovers = [*(lake_root / NIGHTS_DIR).glob(f"{BUILDING}*"), *lake_root.glob(f".{CURRENT}-*")]
+    for path in leftovers:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
 def adopt_unversioned(lake_root: Path, inputs_of) -> Snapshot | None:
     """Turn a lake written before night snapshots existed (lake/<layer>/... in place) into the first snapshot: its
     layers move, unchanged, into one sealed night for the latest landing date they hold, published as `current`.

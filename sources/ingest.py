@@ -1,6 +1,8 @@
 """Ingestion: landing file → raw lake partition, exactly once per file content."""
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -61,14 +63,33 @@ def landing_path(landing_dir: Path, dataset: RawDataset, ds: date) -> tuple[Path
     """The landing file of `dataset` for `ds` — the first of its forms delivered, else the plain one (missing) — and
     its path relative to the landing dir."""
     forms = landing_forms(dataset, ds)
-    rel = next((f for f in forms if (landing_dir / f).exists()), forms[0])
+    # lexists: a symbolic link counts as delivered even when it dangles, so that it is refused, not called missing
+    rel = next((f for f in forms if os.path.lexists(landing_dir / f)), forms[0])
     return landing_dir / rel, rel
 
 
 def unread_forms(landing_dir: Path, dataset: RawDataset, ds: date) -> list[str]:
     """Forms delivered besides the one read: a second copy of the same day is never read as well (no doubled rows)."""
-    delivered = [f for f in landing_forms(dataset, ds) if (landing_dir / f).exists()]
+    delivered = [f for f in landing_forms(dataset, ds) if os.path.lexists(landing_dir / f)]
     return delivered[1:]
+
+
+def refuse_unsafe(landing_dir: Path, rel: str) -> None:
+    """Raise LandingFileError naming `rel` unless `landing_dir / rel` is a regular file reached through no symbolic
+    link below the landing dir and lying inside it. Nothing of the file is opened: a link to /etc/passwd must not
+    have its lines quarantined or its first line quoted in an error, and a FIFO would block the night forever."""
+    path = landing_dir
+    for part in Path(rel).parts:
+        path = path / part
+        if path.is_symlink():
+            what = "is" if path == landing_dir / rel else f"lies under {path.relative_to(landing_dir)}, which is"
+            raise LandingFileError(f"{rel}: {what} a symbolic link; landing files are read only as regular files "
+                                   "inside the landing dir (copy the file in instead of linking it)")
+    mode = path.lstat().st_mode
+    if not stat.S_ISREG(mode):
+        raise LandingFileError(f"{rel}: not a regular file (a directory, device or pipe); it was not read")
+    if not path.resolve().is_relative_to(landing_dir.resolve()):  # a bind mount or a rename racing the check
+        raise LandingFileError(f"{rel}: resolves outside the landing dir; it was not read")
 
 
 def _configured_min_ratio() -> float:
@@ -104,13 +125,14 @@ def ingest_dataset(dataset: RawDataset, landing_dir: Path, lake_dir: Path, ds: d
     path, rel = landing_path(landing_dir, dataset, ds)
     raw_file = partition_file(lake_dir, RAW_LAYER, dataset.name, PARTITION_COLUMN, ds)
     previous = read_entry(lake_dir, dataset.name, ds)
-    if not path.exists():
+    if not os.path.lexists(path):
         if previous is not None and raw_file.exists():
             # Landing zones get purged after archiving; what was loaded stays loaded.
             return IngestResult(dataset.name, "skipped", previous.rows, rel)
         write_partition(pl.DataFrame(schema=pl.Schema(dataset.arrow_schema)), lake_dir, RAW_LAYER, dataset.name,
                         PARTITION_COLUMN, ds)
         return IngestResult(dataset.name, "missing", 0, rel)
+    refuse_unsafe(landing_dir, rel)
     if previous is not None and raw_file.exists() and same_content(previous, path):
         refresh_identity(lake_dir, previous, path)
         return IngestResult(dataset.name, "skipped", previous.rows, rel)
@@ -133,9 +155,14 @@ def ingest_dataset(dataset: RawDataset, landing_dir: Path, lake_dir: Path, ds: d
 def arrived_late(dataset: RawDataset, landing_dir: Path, lake_dir: Path, ds: date) -> bool:
     """Whether a night already processed for `ds` (its raw partition exists) has since received this dataset's landing
     file: delivered after the night ran, or re-delivered with other content."""
-    path, _ = landing_path(landing_dir, dataset, ds)
-    if not path.exists() or not partition_file(lake_dir, RAW_LAYER, dataset.name, PARTITION_COLUMN, ds).exists():
+    path, rel = landing_path(landing_dir, dataset, ds)
+    if not os.path.lexists(path) or not partition_file(lake_dir, RAW_LAYER, dataset.name, PARTITION_COLUMN,
+                                                       ds).exists():
         return False
+    try:
+        refuse_unsafe(landing_dir, rel)
+    except LandingFileError:
+        return True  # never hashed: the night is run again, and its ingest says why the file is refused
     entry = read_entry(lake_dir, dataset.name, ds)
     return entry is None or not same_content(entry, path)
 

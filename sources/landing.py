@@ -15,6 +15,7 @@ from influence_pipeline.schemas.raw import RawDataset
 from influence_pipeline.sources import ndjson_native
 from influence_pipeline.sources.lines import Columns, LandingFileError, frame_of, parse_lines
 from influence_pipeline.sources.tabular import parse_csv, parse_parquet
+from influence_pipeline.transforms.free_text import mask_free_text
 from influence_pipeline.transforms.pii import pseudonymise
 
 __all__ = ["LandingFileError", "iter_landing_tables", "read_landing_file"]
@@ -143,4 +144,5 @@ def _to_table(parsed: Columns | pl.DataFrame, dataset: RawDataset, rel_path: str
     pii = {f.name: f.column for f in dataset.fields if f.pii}
     if pii:
         frame = pseudonymise(frame, pii, pii_key)
+    frame = mask_free_text(frame, [f.column for f in dataset.fields if f.free_text])
     return frame.select(dataset.arrow_schema.names).to_arrow().cast(dataset.arrow_schema)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 
 from influence_pipeline.schemas.raw import RawDataset
+from influence_pipeline.transforms.free_text import RULES
 
-_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]+(\.[\w-]+)+")
-_IPV4 = re.compile(r"\b\d{1,3}(\.\d{1,3}){3}\b")
-_IPV6 = re.compile(r"\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{1,4})*\b")
+# The free-text rules of the published columns, so a quarantined line hides the same forms (%40, %2540, secret
+# query parameters) as a parsed one; Python writes a group reference as \g<1> where Polars writes ${1}.
+_RULES = tuple((re.compile(pattern), replacement.replace("${1}", r"\g<1>")) for pattern, replacement in RULES)
 # Cut-off values can only sit at the end of a truncated line.
 _PARTIAL_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w.-]*$")
 _PARTIAL_IP = re.compile(r"\b\d{1,3}(?:\.\d{0,3}){1,3}$")
@@ -28,4 +29,6 @@ def mask_line(line: str, dataset: RawDataset) -> str:
         printable = re.sub(rf'("{re.escape(key)}"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|$)', r'\1"<pii>"', printable)
     if pii_keys:
         printable = _PARTIAL_IP.sub("<ip>", _PARTIAL_EMAIL.sub("<email>", printable))
-    return _IPV6.sub("<ip>", _IPV4.sub("<ip>", _EMAIL.sub("<email>", printable)))
+    for pattern, replacement in _RULES:
+        printable = pattern.sub(replacement, printable)
+    return printable

@@ -56,7 +56,10 @@ def _csv_rows(reader, dataset: RawDataset, rel_path: str) -> Columns:
     column = {f.name: next((index[h] for h in f.headers if h in index), None) for f in dataset.fields}
     missing = [f.name for f in dataset.fields if column[f.name] is None and f.added_in is None]
     if missing:
-        raise LandingFileError(f"{rel_path}: header lacks the column(s) {', '.join(missing)} (found: {', '.join(header)})")
+        found = ", ".join(header)
+        # only the header line itself, and not all of it: a file that is no CSV at all has no header to show
+        shown = found if len(found) <= 200 else found[:200] + "…"
+        raise LandingFileError(f"{rel_path}: header lacks the column(s) {', '.join(missing)} (found: {shown})")
     while True:
         number = reader.line_num + 1  # a record spanning lines is known by its first line
         values = next(reader, None)

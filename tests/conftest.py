@@ -7,7 +7,7 @@ from hypothesis import settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_DATE = "2026-11-02"
-TEST_PII_KEY = "test-key"
+TEST_PII_KEY = "dce36b7f1626447d0603fd4cf34f3c99b064d39850a7b940aecb01d7aeea84de"  # strong: a weak key is refused
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 # Longer and more distinctive than the other tests' key, so that searching every output for it means something.
-PII_KEY = "e2e-pii-key-7c41d09b3fa2"
+PII_KEY = "e2e-7c41d09b3fa2a8e05d1f6b93c2478de0a5b16f3c9e2d4087b1a6c5f3e9d20b74"
 TIMEZONE = "Asia/Tokyo"
 
 

@@ -19,7 +19,7 @@ from influence_pipeline.deployment import (
 from influence_pipeline.rules_file import defaults_text, load_rules
 from influence_pipeline.settings import Settings, SettingsError
 
-SECRET = "unit-test-secret-4e1d9c"
+SECRET = "unit-test-secret-4e1d9c7a02b85f3e6d194c0a7b2e58f1d3c96a4b"
 
 
 def test_a_tokyo_schedule_with_a_utc_setting_is_refused():

@@ -82,7 +82,7 @@ def test_killed_mid_parquet_write_leaves_the_previous_partition_whole_and_the_te
     with duckdb.connect() as con:
         assert con.execute("SELECT count(*) FROM read_parquet(?, hive_partitioning = true)",
                            [str(lake / "staging" / "stg_crash" / "*" / "*.parquet")]).fetchone()[0] == 5
-    assert sweep_temporaries(lake, min_age_seconds=0) == 1
+    assert sweep_temporaries(lake) == 1
     assert [p.name for p in path.parent.iterdir()] == [path.name]
 
 

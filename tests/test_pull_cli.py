@@ -16,6 +16,7 @@ from influence_pipeline.sample import generate
 from influence_pipeline.sources.api.accounts import roster_accounts
 from influence_pipeline.sources.api.landing_out import read_ndjson, read_pull_record
 from influence_pipeline.sources.api.state import TokenStore
+from tests.conftest import TEST_PII_KEY
 
 DS = date(2026, 11, 2)
 BRAND = "brand-long-lived-token-0123456789"
@@ -34,7 +35,7 @@ def instagram(tmp_path, monkeypatch):
     with FakeApiServer([fake]) as server:
         for name, value in (("DATA_DIR", str(data)), ("INSTAGRAM_API_BASE_URL", server.base_url("/instagram")),
                             ("INSTAGRAM_ACCESS_TOKEN", BRAND), ("INSTAGRAM_BUSINESS_ACCOUNT_ID", fake.brand_id),
-                            ("PULL_FAST_RETRIES", "true"), ("PII_KEY", "k" * 32)):
+                            ("PULL_FAST_RETRIES", "true"), ("PII_KEY", TEST_PII_KEY)):
             monkeypatch.setenv(f"INFLUENCE_{name}", value)
         yield data, ids, tokens
 

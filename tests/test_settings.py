@@ -4,6 +4,7 @@ from pydantic import ValidationError
 
 from influence_pipeline.rules_file import load_rules
 from influence_pipeline.settings import Settings, SettingsError, ensure_dev_pii_key, load_settings
+from tests.conftest import TEST_PII_KEY
 
 
 def test_defaults_put_everything_under_the_data_dir(tmp_path, monkeypatch):
@@ -69,7 +70,7 @@ def test_an_unknown_timezone_fails_at_start(monkeypatch, tmp_path):
     from influence_pipeline.settings import SettingsError, load_settings
 
     monkeypatch.setenv("INFLUENCE_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("INFLUENCE_PII_KEY", "k")
+    monkeypatch.setenv("INFLUENCE_PII_KEY", TEST_PII_KEY)
     monkeypatch.setenv("INFLUENCE_TIMEZONE", "Mars/Olympus")
     with pytest.raises(SettingsError, match="not an IANA timezone"):
         load_settings()

@@ -1,5 +1,6 @@
 """The run audit: one row per run and source, proving rows in = rows published + rows quarantined (+ rows held back,
-when an error rule stopped the run before publishing)."""
+when an error rule stopped the run before publishing); and one row per path in landing that no run reads (status
+`unexpected`, no rows), so that a misnamed delivery is seen."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,10 +38,20 @@ def _status(outcome: SourceOutcome, run_failed: bool) -> str:
     return "warning" if outcome.rules_failed or outcome.rows_quarantined else "ok"
 
 
+#: how the dataset column of an unexpected path's row begins (the path follows: one row per path, as the key needs)
+UNEXPECTED = "unexpected:"
+
+
+def _unexpected_row(path: str) -> dict:
+    return {"dataset": UNEXPECTED + path, "landing_file": path, "ingest_status": "unexpected", "rows_in": 0,
+            "rows_published": 0, "rows_quarantined": 0, "rows_held": 0, "rules_failed": 0, "error_rules_failed": 0,
+            "status": "unexpected", "ingest_seconds": 0.0, "check_seconds": 0.0}
+
+
 def build_run_sources(run_id: str, landing_date: date, outcomes: list[SourceOutcome], started_at: datetime,
-                      finished_at: datetime, run_failed: bool) -> pl.DataFrame:
-    """Outcomes of one run → audit rows. Raises if a source's rows do not add up: that would be a bug, and an audit
-    that hides it is worse than a failed run."""
+                      finished_at: datetime, run_failed: bool, unexpected: list[str] = ()) -> pl.DataFrame:
+    """Outcomes of one run, and the landing paths it found and does not read (`unexpected`) → audit rows. Raises if
+    a source's rows do not add up: that would be a bug, and an audit that hides it is worse than a failed run."""
     for o in outcomes:
         if o.rows_in != o.rows_passed + o.rows_quarantined:
             raise AssertionError(f"{o.dataset}: {o.rows_in} rows in but {o.rows_passed} passed + "
@@ -54,4 +65,6 @@ def build_run_sources(run_id: str, landing_date: date, outcomes: list[SourceOutc
         "ingest_seconds": round(o.ingest_seconds, 3), "check_seconds": round(o.check_seconds, 3),
         "run_started_at": started_at, "run_finished_at": finished_at,
     } for o in outcomes]
+    rows += [{"run_id": run_id, "landing_date": landing_date, **_unexpected_row(path), "run_started_at": started_at,
+              "run_finished_at": finished_at} for path in unexpected]
     return pl.DataFrame(rows, schema=AUDIT_SCHEMA)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -65,6 +66,11 @@ class FullSnapshots(_Strict):
     min_ratio: float = Field(ge=0, le=1)  # 0 turns the check off
 
 
+class PlausibleTime(_Strict):
+    earliest: date  # a date or timestamp before it is quarantined (year 0001 became 1 BC and a first order)
+    latest_days_after_landing: int = Field(ge=0)  # for fields whose contract sets no maxDaysAfterLanding
+
+
 class Lake(_Strict):
     keep_nights: int
 
@@ -120,6 +126,7 @@ class Rules(_Strict):
     reporting_currency: str
     late_data: LateData
     full_snapshots: FullSnapshots
+    plausible_time: PlausibleTime
     lake: Lake
     calendar: Calendar
     currency_rates: dict[str, float]
