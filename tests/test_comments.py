@@ -93,7 +93,7 @@ def _duckdb_comments(path: Path) -> tuple[dict, dict]:
 
 def test_sql_literal_round_trips_any_text_on_duckdb_and_refuses_nul():
     for text in (TRICKY, "", "'", "''", "\\", "%", "10 %%"):
-        assert duckdb.execute(f"SELECT {sql_literal(text)}").fetchone()[0] == text
+        assert duckdb.execute(f"SELECT {sql_literal(text)}").fetchall() == [(text,)]  # all: leaves no open result
     with pytest.raises(ValueError, match="NUL"):
         sql_literal("a\x00b")
 

@@ -104,18 +104,21 @@ def _dirty_landing(data_dir: Path) -> None:
 def _output_texts(data_dir: Path):
     """(path, text) of every output: Parquet and DuckDB files read back with DuckDB, every other file as text."""
     outputs = (p for p in data_dir.rglob("*") if p.is_file() and "landing" not in p.relative_to(data_dir).parts)
-    for path in sorted(outputs):
-        if path.suffix == ".parquet":
-            yield path, repr(duckdb.read_parquet(str(path)).fetchall())
-        elif path.suffix == ".duckdb":
-            with duckdb.connect(str(path), read_only=True) as con:
-                names = con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables() UNION ALL "
-                                    "SELECT schema_name || '.' || view_name FROM duckdb_views() WHERE NOT internal"
-                                    ).fetchall()
-                for (name,) in names:
-                    yield Path(f"{path}:{name}"), repr(con.table(name).fetchall())
-        elif not path.name.endswith(".wal"):
-            yield path, path.read_bytes().decode("utf-8", "replace")
+    # A connection of its own: DuckDB's module-level default connection is shared by the whole test process, and a
+    # result another test left unfinished on it refuses every later query.
+    with duckdb.connect() as reader:
+        for path in sorted(outputs):
+            if path.suffix == ".parquet":
+                yield path, repr(reader.read_parquet(str(path)).fetchall())
+            elif path.suffix == ".duckdb":
+                with duckdb.connect(str(path), read_only=True) as con:
+                    names = con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables() UNION ALL "
+                                        "SELECT schema_name || '.' || view_name FROM duckdb_views() WHERE NOT internal"
+                                        ).fetchall()
+                    for (name,) in names:
+                        yield Path(f"{path}:{name}"), repr(con.table(name).fetchall())
+            elif not path.name.endswith(".wal"):
+                yield path, path.read_bytes().decode("utf-8", "replace")
 
 
 @pytest.mark.parametrize("reader", ["per_line", "native"])
