@@ -114,6 +114,15 @@ def _alive(lock: Path) -> bool:
     return False
 
 
+def remove_leftover(path: Path) -> None:
+    """Delete what a dead writer left at `path`: a folder with its contents, or a file or link (never what a link
+    points to)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def sweep_staged(directory: Path) -> int:
     """Delete, in `directory` (not below), every temporary whose writer is gone — lock file free or missing — with
     its lock file and companions; returns how many temporaries went."""
@@ -127,10 +136,7 @@ def sweep_staged(directory: Path) -> int:
         if _alive(directory / f"{token}{LOCK_SUFFIX}"):
             continue
         for entry in entries:
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
+            remove_leftover(entry)
         swept += 1
     return swept
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from influence_pipeline.atomic import write_atomic
+from influence_pipeline.atomic import remove_leftover, write_atomic
 
 NIGHTS_DIR, CURRENT, MARKER, BUILDING = "nights", "current", "_night.json", ".building-"
 LAYERS = ("staging", "quarantine", "marts")
@@ -149,10 +149,7 @@ def sweep_dead_builds(lake_root: Path) -> int:
     removed = 0
     leftovers = [*(lake_root / NIGHTS_DIR).glob(f"{BUILDING}*"), *lake_root.glob(f".{CURRENT}-*")]
     for path in leftovers:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+        remove_leftover(path)
         removed += 1
     return removed
 
