@@ -41,8 +41,9 @@ LONG_LINE = 2000
 # digits, and an integer past 64 bits is a float to orjson (1.2345678901234568e+20) but its digits to DuckDB.
 _PLAIN_NUMBER = r"^-?(?:[1-9][0-9]{0,14}\.[0-9]+|0\.0|0\.0{0,3}[1-9][0-9]*)$"
 # Inside a nested value's JSON text: an object (its keys would need the duplicate check), a double DuckDB prints
-# otherwise, and an integer of 19 digits or more (past 64 bits orjson reads a float, DuckDB keeps the digits).
-_ODD_NESTED = r"[{]|[0-9][eE][-+]?[0-9]|[0-9]{16,}\.|\b0\.0000|[0-9]{19,}"
+# otherwise, an integer of 19 digits or more (past 64 bits orjson reads a float, DuckDB keeps the digits), and a
+# \u escape (DuckDB writes a control character's hex in upper case, `\u000F`, where Python writes `\u000f`).
+_ODD_NESTED = r"[{]|[0-9][eE][-+]?[0-9]|[0-9]{16,}\.|\b0\.0000|[0-9]{19,}|\\u"
 
 
 def _path(keys: tuple[str, ...]) -> str:

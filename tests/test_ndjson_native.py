@@ -155,3 +155,14 @@ def test_nesting_past_the_bound_is_quarantined_by_both_readers(tmp_path, monkeyp
     errors = per_line.column("_parse_error").to_pylist()
     assert errors[1] is None
     assert (errors[0] == f"nested {depth} levels deep (at most 64 are read)") if depth > 64 else errors[0] is None
+
+
+def test_a_control_character_inside_a_nested_value_reads_the_same(tmp_path, monkeypatch):
+    """Found by test_hostile_lines_read_the_same: DuckDB re-encodes `\\u000f` in a nested value as `\\u000F`."""
+    dataset = BY_NAME["shopify_orders"]
+    path = tmp_path / dataset.file
+    path.write_text(_render([("discount_codes", ["\x0f"])], 0) + "\n" + _render([("discount_codes", ["ok"])], 0)
+                    + "\n", encoding="utf-8")
+    per_line, native = _both(dataset, path, monkeypatch)
+    assert native.equals(per_line)
+    assert native["discount_codes"].to_pylist() == ['["\\u000f"]', '["ok"]']
