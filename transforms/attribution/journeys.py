@@ -16,14 +16,17 @@ def _prefixed(prefix: str, column: str) -> pl.Expr:
     return pl.when(pl.col(column).is_not_null()).then(pl.lit(prefix) + pl.col(column))
 
 
+def _tagged(frame: pl.LazyFrame, prefix: str, column: str) -> pl.LazyFrame:
+    # Filtered before prefixing: most of a month's visits carry no identity, and building a string per visit was
+    # most of the journeys' cost.
+    return (frame.filter(pl.col(column).is_not_null() & pl.col("anonymous_id").is_not_null())
+            .select("anonymous_id", identity=pl.lit(prefix) + pl.col(column)))
+
+
 def build_identity_links(visits: pl.LazyFrame, conversions: pl.LazyFrame) -> pl.LazyFrame:
     """fct_visit and fct_conversion rows → one row per (anonymous_id, identity) pair ever seen together."""
-    from_visits = pl.concat([
-        visits.select("anonymous_id", identity=_prefixed("customer:", "customer_id")),
-        visits.select("anonymous_id", identity=_prefixed("email:", "email_hash")),
-    ])
-    from_signups = conversions.select("anonymous_id", identity=_prefixed("email:", "email_hash"))
-    return pl.concat([from_visits, from_signups]).drop_nulls().unique(maintain_order=True)
+    return pl.concat([_tagged(visits, "customer:", "customer_id"), _tagged(visits, "email:", "email_hash"),
+                      _tagged(conversions, "email:", "email_hash")]).unique(maintain_order=True)
 
 
 def conversion_identities(conversions: pl.LazyFrame) -> pl.LazyFrame:
@@ -40,12 +43,13 @@ def conversion_identities(conversions: pl.LazyFrame) -> pl.LazyFrame:
 def build_journey_touches(conversions: pl.LazyFrame, visits: pl.LazyFrame, lookback_days: int) -> pl.LazyFrame:
     """fct_conversion and fct_visit (from `lookback_days` before the first conversion) → one row per conversion per
     visit in its journey, in time order: visits that started in [converted_at − lookback, converted_at]."""
-    links = pl.concat([
-        build_identity_links(visits, conversions),
-        visits.select("anonymous_id", identity=pl.lit("anon:") + pl.col("anonymous_id")).unique(),
-    ])
-    browsers = (conversion_identities(conversions).join(links, on="identity", how="inner")
-                .select("conversion_id", "anonymous_id").unique())
+    # A conversion's own browser (its `anon:` identity) needs no link: the join with the visits below keeps it only
+    # when it has visits, as a link from every visited browser to itself did.
+    browsers = pl.concat([
+        conversion_identities(conversions).join(build_identity_links(visits, conversions), on="identity", how="inner")
+        .select("conversion_id", "anonymous_id"),
+        conversions.select("conversion_id", "anonymous_id").drop_nulls(),
+    ]).unique()
     window = pl.col("visit_started_at").is_between(
         pl.col("converted_at") - pl.duration(days=lookback_days), pl.col("converted_at"))
     return (browsers.join(conversions.select("conversion_id", "converted_at"), on="conversion_id")

@@ -58,15 +58,15 @@ def classify_channel(rules: Attribution) -> pl.Expr:
             .otherwise(pl.lit("direct")))
 
 
-def sessionize(events: pl.LazyFrame, timeout_minutes: int) -> pl.LazyFrame:
-    """Events → the same rows with `visit_number` per anonymous_id and `visit_seq`, one number per visit of the whole
+def sessionize(events: pl.LazyFrame, timeout_minutes: int, browser: str = "anonymous_id") -> pl.LazyFrame:
+    """Events → the same rows with `visit_number` per `browser` and `visit_seq`, one number per visit of the whole
     frame (a single integer key to group a visit's events by). A visit ends after `timeout_minutes` without an
     event (a gap of exactly the timeout starts a new visit), and an event tagged with a different utm_campaign than
     the one the visit is running under starts a new one (an untagged page view continues the current visit)."""
     # One sort, then only shifts and running sums over the whole frame: window expressions (`over`) per browser
     # hash millions of string keys once each and took 20 s on a 6 M-event night; this takes a few seconds.
-    ordered = events.sort("anonymous_id", "event_at", "event_id")
-    new_browser = (pl.col("anonymous_id") != pl.col("anonymous_id").shift(1)).fill_null(True)
+    ordered = events.sort(browser, "event_at", "event_id")
+    new_browser = (pl.col(browser) != pl.col(browser).shift(1)).fill_null(True)
     gap = pl.col("event_at") - pl.col("event_at").shift(1)
     timed_out = pl.col("_new_browser") | gap.is_null() | (gap >= pl.duration(minutes=timeout_minutes))
     # The campaign the visit runs under is the latest tag since the period started: a marker at each period's first
@@ -84,21 +84,43 @@ def sessionize(events: pl.LazyFrame, timeout_minutes: int) -> pl.LazyFrame:
             .drop("_timed_out", "_new_browser"))
 
 
+#: The columns describing a visit by its landing event, fetched by row number once the visits are known: carrying
+#: them through the sort of every event costs more than the sort of the keys itself.
+_LANDING = {"page_url": "landing_page_url", "page_path": "landing_page_path", "utm_source": "utm_source",
+            "utm_medium": "utm_medium", "utm_content": "utm_content", "utm_term": "utm_term",
+            "referrer_host": "referrer_host"}
+
+
+def _sessionized_visits(events: pl.LazyFrame, first_date: date, last_date: date, timeout_minutes: int) -> pl.LazyFrame:
+    """Events → one row per visit of every browser with an event dated in [first_date, last_date] (no other browser
+    can start a visit there), with `_row`, the row number of its landing event in `events`."""
+    # Each browser gets an integer `_browser`: sorting millions of events by it is a quarter of the cost of sorting
+    # by the string id, and the join that numbers them also drops the browsers of no owned day.
+    active = (events.filter(pl.col("event_at").dt.date().is_between(first_date, last_date))
+              .select("anonymous_id").unique().with_row_index("_browser"))
+    keys = (events.with_row_index("_row")
+            .select("_row", "anonymous_id", "event_at", "event_id", "utm_campaign", "event_type", "customer_id",
+                    "email_hash")
+            .join(active, on="anonymous_id", how="inner"))
+    return sessionize(keys, timeout_minutes, "_browser").group_by("visit_seq").agg(
+        _row=pl.col("_row").first(), anonymous_id=pl.col("anonymous_id").first(),
+        visit_started_at=pl.col("event_at").min(), visit_ended_at=pl.col("event_at").max(),
+        utm_campaign=pl.col("utm_campaign").first(),
+        events=pl.len().cast(pl.Int64), page_views=(pl.col("event_type") == "page_view").sum().cast(pl.Int64),
+        has_signup=(pl.col("event_type") == "signup").any(), has_checkout=(pl.col("event_type") == "checkout").any(),
+        customer_id=pl.col("customer_id").drop_nulls().first(), email_hash=pl.col("email_hash").drop_nulls().first(),
+    )
+
+
 def build_fct_visit(events: pl.LazyFrame, links: pl.LazyFrame, handles: pl.LazyFrame, first_date: date,
                     last_date: date, rules: Attribution) -> pl.LazyFrame:
     """stg_web_events (from windows.EVENT_LEAD_DAYS before `first_date` to `last_date`), stg_tracking_links and the
     account handles (stg_social_accounts) → one row per visit that started in [first_date, last_date]."""
     utms = ["utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"]
-    first = lambda c: pl.col(c).first()  # noqa: E731 - the visit is described by its landing event
-    visits = sessionize(events, rules.session_timeout_minutes).group_by("visit_seq").agg(
-        anonymous_id=first("anonymous_id"), visit_started_at=pl.col("event_at").min(), visit_ended_at=pl.col("event_at").max(),
-        landing_page_url=first("page_url"), landing_page_path=first("page_path"), **{c: first(c) for c in utms},
-        referrer_host=first("referrer_host"),
-        events=pl.len().cast(pl.Int64), page_views=(pl.col("event_type") == "page_view").sum().cast(pl.Int64),
-        has_signup=(pl.col("event_type") == "signup").any(), has_checkout=(pl.col("event_type") == "checkout").any(),
-        customer_id=pl.col("customer_id").drop_nulls().first(), email_hash=pl.col("email_hash").drop_nulls().first(),
-    )
-    owned = visits.filter(pl.col("visit_started_at").dt.date().is_between(first_date, last_date))
+    visits = _sessionized_visits(events, first_date, last_date, rules.session_timeout_minutes)
+    landing = events.with_row_index("_row").select("_row", *_LANDING).rename(_LANDING)
+    owned = (visits.filter(pl.col("visit_started_at").dt.date().is_between(first_date, last_date))
+             .join(landing, on="_row", how="left"))
     return (match_tracking_links(owned, links, handles)
             .with_columns(channel=classify_channel(rules),
                           visit_date=pl.col("visit_started_at").dt.date(),
