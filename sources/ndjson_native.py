@@ -1,7 +1,7 @@
-"""Native NDJSON decoding for landing files: DuckDB's JSON functions read the lines whose result is known to equal
-the per-line Python path's (sources/landing.py); every other line is left to that path, which decides and words its
-errors. The result equals the per-line path's value for value (tests compare both on every fixture and on
-generated hostile lines).
+"""Native NDJSON decoding for landing files: DuckDB reads the lines whose result is known to equal the per-line
+Python path's (sources/landing.py), each with one json_transform parse; every other line is left to that path, which
+decides and words its errors. The result equals the per-line path's value for value (tests compare both on every
+fixture and on generated hostile lines).
 
 A line is decoded natively only when it is a valid JSON object that both decoders read alike:
 - no trailing comma and no bare nan/inf in any letter case (DuckDB accepts them, Python's json does not);
@@ -9,11 +9,15 @@ A line is decoded natively only when it is a valid JSON object that both decoder
 - no duplicate key among its top-level keys or the objects a field's path passes through (Python keeps the last,
   DuckDB the first);
 - every number a scalar field reads prints as Python prints it (plain integers and plain decimals; exponents and
-  tiny or huge magnitudes go to Python);
-- no scalar field holds an object or array, and no nested field holds an object (their JSON text would need the same
-  check inside them); a nested array of plain values is fine.
+  tiny or huge magnitudes go to Python). json_transform's text carries no JSON type, so a string shaped like such a
+  number goes to Python too;
+- no scalar field holds an object or array (nor a string opening with "[" or "{", for the same reason), and no
+  nested field holds an object (their JSON text would need the same check inside them); a nested array of plain
+  values is fine.
 """
 from __future__ import annotations
+
+import json
 
 import duckdb
 import numpy as np
@@ -25,11 +29,12 @@ from influence_pipeline.sources.lines import MAX_NESTING
 
 #: below this size the per-line path is faster than starting a DuckDB query
 NATIVE_MIN_BYTES = 1 << 20
-#: bytes of a landing file read at a time: memory holds this much of the file, however large the file
-PIECE_BYTES = 128 << 20
-#: bytes of lines per DuckDB query: bounds its working memory on a gigabyte file, yet spans several of DuckDB's
-#: row groups so that its threads share the work
-CHUNK_BYTES = 128 << 20
+#: bytes of a landing file read at a time: memory holds this much of the file and its decoded rows, however large the
+#: file. Measured on a 987 MB day: 32 MiB pieces peak at 0.67 GiB, 128 MiB at 1.3 GiB, for the same CPU time
+PIECE_BYTES = 32 << 20
+#: bytes of lines per DuckDB query: bounds its working memory (both of DuckDB's threads work inside one query); above
+#: PIECE_BYTES, so that a piece (and the partial line carried into it) is one query, not one and a sliver
+CHUNK_BYTES = 64 << 20
 #: newlines are found in windows of this size: numpy scans a window in cache, a gigabyte at once three times slower
 _WINDOW = 16 << 20
 # What DuckDB accepts and Python's json refuses, found without parsing: a trailing comma (`,}`, `, ]`), and a bare
@@ -43,7 +48,11 @@ _PLAIN_NUMBER = r"^-?(?:[1-9][0-9]{0,14}\.[0-9]+|0\.0|0\.0{0,3}[1-9][0-9]*)$"
 # Inside a nested value's JSON text: an object (its keys would need the duplicate check), a double DuckDB prints
 # otherwise, an integer of 19 digits or more (past 64 bits orjson reads a float, DuckDB keeps the digits), and a
 # \u escape (DuckDB writes a control character's hex in upper case, `\u000F`, where Python writes `\u000f`).
-_ODD_NESTED = r"[{]|[0-9][eE][-+]?[0-9]|[0-9]{16,}\.|\b0\.0000|[0-9]{19,}|\\u"
+_ODD_NESTED = r"[{]|[0-9][eE][-+]?[0-9]|[0-9]{16,}\.|(?-u:\b)0\.0000|[0-9]{19,}|\\u"
+# A scalar field's text that may be a number DuckDB printed (json_transform's VARCHAR has no type beside it), and the
+# forms both print alike: integers of up to 18 digits (past 64 bits orjson reads a float) and _PLAIN_NUMBER.
+_NUMBER_SHAPED = r"^-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?$"
+_TRUSTED_NUMBER = r"^-?(?:0|[1-9][0-9]{0,17})$|" + _PLAIN_NUMBER
 
 
 def _path(keys: tuple[str, ...]) -> str:
@@ -51,43 +60,56 @@ def _path(keys: tuple[str, ...]) -> str:
     return "$." + ".".join(f'"{key}"' for key in keys)
 
 
-def _query(dataset: RawDataset) -> str:
-    """The decoding query over a registered `lines` table (_row_number, line, distrusted). Paths and names come from
-    the contract, not from data."""
-    scalar, nested, selects = [], [], []
+def _spec(dataset: RawDataset) -> dict:
+    """The json_transform structure of a dataset's paths: scalar fields as VARCHAR (text as is, other values as
+    DuckDB prints them), nested fields as JSON text."""
+    spec: dict = {}
     for f in dataset.fields:
-        target = nested if f.nested else scalar
-        slots = []
         for path in f.json_paths:
-            target.append(_path(path))
-            slots.append(len(target))
-        parts = [f"nullif(n[{i}], 'null')" if f.nested else f"s[{i}]" for i in slots]
+            node = spec
+            for key in path[:-1]:
+                node = node.setdefault(key, {})
+                if not isinstance(node, dict):
+                    raise ValueError(f"{dataset.name}.{f.name}: {'.'.join(path)} passes through a scalar field")
+            if isinstance(node.get(path[-1]), dict):
+                raise ValueError(f"{dataset.name}.{f.name}: {'.'.join(path)} is also a parent of another path")
+            node[path[-1]] = "JSON" if f.nested else "VARCHAR"
+    return spec
+
+
+def _query(dataset: RawDataset) -> str:
+    """The decoding query over a registered `lines` table (_row_number, line, distrusted): one json_transform parse
+    per line gives every field; json_keys checks the duplicate keys. Paths and names come from the contract, not from
+    data."""
+    selects = []
+    for f in dataset.fields:
+        parts = ["r." + ".".join(f'"{key}"' for key in path) for path in f.json_paths]
         value = parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
         selects.append(f'{value} AS "{f.name}"')
     parents = sorted({_path(p[:k]) for f in dataset.fields for p in f.json_paths for k in range(1, len(p))})
-    scalar_list = "[" + ", ".join(f"'{p}'" for p in scalar) + "]"
-    nested_list = "[" + ", ".join(f"'{p}'" for p in nested) + "]"
     # the key lists most lines share (parameter $1, checked in Python) spare most lines the costly distinct count
     keys_ok = ["CASE WHEN list_contains($1::VARCHAR[][], k) THEN true ELSE len(k) = len(list_distinct(k)) END"] + [
         f"coalesce(len(json_keys(line, '{p}')) = len(list_distinct(json_keys(line, '{p}'))), true)" for p in parents]
-    odd_scalar = ("CASE WHEN list_has_any(ty, ['DOUBLE', 'OBJECT', 'ARRAY']) THEN list_bool_or(list_transform("
-                  "list_zip(ty, s), lambda z: coalesce(z[1] IN ('OBJECT', 'ARRAY') OR (z[1] = 'DOUBLE' AND NOT "
-                  f"regexp_matches(z[2], '{_PLAIN_NUMBER}')), false))) ELSE false END")
-    odd_nested = (f"coalesce(list_bool_or(list_transform(n, lambda v: coalesce(regexp_matches(v, '{_ODD_NESTED}'), "
-                  "false))), false)") if nested else "false"
     return f"""
-        WITH objects AS (
-            SELECT _row_number, line FROM lines
-            WHERE NOT distrusted AND json_valid(line) AND NOT regexp_matches(line, '{_LENIENT}')),
+        WITH objects AS (SELECT _row_number, line FROM lines WHERE NOT distrusted AND json_valid(line)),
         parsed AS (
             SELECT _row_number, json_keys(line) AS k, {" AND ".join(keys_ok[1:]) or "true"} AS parents_ok,
-                   {f"json_extract_string(line, {scalar_list})" if scalar else "[]::VARCHAR[]"} AS s,
-                   {f"json_type(line, {scalar_list})" if scalar else "[]::VARCHAR[]"} AS ty,
-                   {f"json_extract(line, {nested_list})::VARCHAR[]" if nested else "[]::VARCHAR[]"} AS n
+                   json_transform(line, '{json.dumps(_spec(dataset), separators=(",", ":"))}') AS r
             FROM objects)
         SELECT _row_number, {", ".join(selects)}
         FROM parsed
-        WHERE {keys_ok[0]} AND parents_ok AND NOT {odd_scalar} AND NOT {odd_nested}"""
+        WHERE {keys_ok[0]} AND parents_ok"""
+
+
+def _printed_alike(frame: pl.DataFrame, dataset: RawDataset) -> pl.Series:
+    """Per decoded row, whether every value reads as the per-line path renders it: no object or array in a scalar
+    field (DuckDB's text of it skips the nested checks) and no number DuckDB may print otherwise; in a nested field,
+    none of _ODD_NESTED. A string that merely looks so sends its line to the per-line path: slower, never wrong."""
+    odd = [pl.col(f.name).str.contains(_ODD_NESTED) if f.nested else
+           pl.col(f.name).str.contains(r"^[\[{]")
+           | (pl.col(f.name).str.contains(_NUMBER_SHAPED) & ~pl.col(f.name).str.contains(_TRUSTED_NUMBER))
+           for f in dataset.fields]
+    return frame.select(~pl.any_horizontal(pl.lit(False), *[o.fill_null(False) for o in odd])).to_series()
 
 
 def _common_keys(con: duckdb.DuckDBPyConnection) -> list[list[str]]:
@@ -120,11 +142,21 @@ def _line_chunks(data: bytes, raw: np.ndarray, start: int):
 def _brackets_per_line(raw: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """How many "[" and "{" each line holds: a line with more than MAX_NESTING may nest that deep, which only the
     per-line path measures (few lines hold more than a handful)."""
-    opened = [np.flatnonzero((window == ord("[")) | (window == ord("{"))) + at
+    # "[" (0x5B) and "{" (0x7B) differ only in bit 0x20, and no other byte maps to 0x7B: one test instead of two
+    opened = [np.flatnonzero((window | 0x20) == ord("{")) + at
               for at in range(int(bounds[0]), int(bounds[-1]), _WINDOW)
               for window in [raw[at:min(at + _WINDOW, int(bounds[-1]))]]]
     positions = np.concatenate(opened) if opened else np.empty(0, np.int64)
     return np.bincount(np.searchsorted(bounds, positions, side="right") - 1, minlength=bounds.size - 1)
+
+
+def _distrusted(raw: np.ndarray, bounds: np.ndarray, lines: pa.LargeStringArray) -> np.ndarray:
+    """Per line, whether DuckDB may read it otherwise than Python: long, not opening with "{" (valid JSON that does
+    is an object; leading blanks go to the per-line path), possibly nested past MAX_NESTING, or lenient JSON."""
+    # Polars runs _LENIENT several times faster than DuckDB's regexp_matches
+    lenient = pl.from_arrow(lines).str.contains(_LENIENT).fill_null(False).to_numpy()
+    return ((np.diff(bounds) > LONG_LINE) | (raw[bounds[:-1]] != ord("{"))
+            | (_brackets_per_line(raw, bounds) > MAX_NESTING) | lenient)
 
 
 def decode_trusted(data: bytes, dataset: RawDataset, start: int = 0,
@@ -140,13 +172,12 @@ def decode_trusted(data: bytes, dataset: RawDataset, start: int = 0,
         for bounds in _line_chunks(data, raw, start):
             count = bounds.size - 1
             numbers = np.arange(first, first + count, dtype=np.int64)
-            # valid JSON opening with "{" is an object: no json_type parse needed (leading blanks: per-line path)
-            distrusted = ((np.diff(bounds) > LONG_LINE) | (raw[bounds[:-1]] != ord("{"))
-                          | (_brackets_per_line(raw, bounds) > MAX_NESTING))
             lines = pa.LargeStringArray.from_buffers(count, pa.py_buffer(bounds), buffer)
-            con.register("lines", pa.table({"_row_number": numbers, "line": lines, "distrusted": distrusted}))
+            con.register("lines", pa.table({"_row_number": numbers, "line": lines,
+                                            "distrusted": _distrusted(raw, bounds, lines)}))
             good = con.sql(query, params=[_common_keys(con)]).pl()
             con.unregister("lines")
+            good = good.filter(_printed_alike(good, dataset))
             frames.append(good)
             for number in np.setdiff1d(numbers, good["_row_number"].to_numpy(), assume_unique=True):
                 at = int(number - first)
