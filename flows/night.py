@@ -56,6 +56,7 @@ class RunSummary:
     report: str = ""  # the HTML report, set for the nights a run published
     validation_page: str = ""  # every rule of the night's run as a self-contained page, beside the report
     unexpected: list[str] = field(default_factory=list)  # landing paths no run reads (audit status `unexpected`)
+    purged: dict[str, int] = field(default_factory=dict)  # retention, after the run's last publish: kind -> count
 
 
 def landing_inputs(lake_root, ds: date) -> dict[str, str | None]:

@@ -20,6 +20,7 @@ from influence_pipeline.flows.night import RunSummary, landing_inputs, night
 from influence_pipeline.flows.publish_tasks import publish_night, recover_publication, sweep_bi_copy_leftovers
 from influence_pipeline.flows.runners import tie_temporary_server
 from influence_pipeline.nights import plan_nights, publish_points
+from influence_pipeline.retention import purge_expired, refuse_purged_nights
 from influence_pipeline.schemas.raw import DATASETS
 from influence_pipeline.settings import Settings, load_settings
 from influence_pipeline.sinks.lake import sweep_temporaries
@@ -92,6 +93,7 @@ def run_nights(days: list[date], settings: Settings, holder: str, restate: bool 
         late = (late_days(root, ctx.landing_dir, published, run_windows(max(days), ctx.rules).late_check_days)
                 if restate else [])
         chain = plan_nights(days, processed, late)
+        refuse_purged_nights(ctx.landing_dir, root, chain)  # before anything is built: a clear refusal
         if replayed := [d for d in chain if d not in days]:
             log.warning("also running %s: %s", ", ".join(map(str, replayed)),
                         "their landing files changed" if set(replayed) <= set(late) else
@@ -107,6 +109,9 @@ def run_nights(days: list[date], settings: Settings, holder: str, restate: bool 
             if day in points:
                 summary.report, summary.validation_page = publish_night(published, base, pl.concat(audits), ctx)
                 published, audits = base, []
+        _, summaries[chain[-1]].purged = purge_expired(settings)
+        if any(summaries[chain[-1]].purged.values()):
+            log.info("retention purged %s", summaries[chain[-1]].purged)
     return summaries
 
 

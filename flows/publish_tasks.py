@@ -92,7 +92,8 @@ def publish_night(old: Snapshot | None, new: Snapshot, audit: pl.DataFrame, ctx:
              new.night, new.id, files, removed)
     report = ctx.reports_dir / f"report-{new.night}.html"
     # the night's audit rows are at hand: the brief's data-quality counts need no read of the warehouse
-    report = write_report(new.path, ctx.validation_dir, new.night, ctx.rules, report, audit=audit)
+    report = write_report(new.path, ctx.validation_dir, new.night, ctx.rules, report, audit=audit,
+                          landing_dir=ctx.landing_dir)
     # Beside the report: every rule of the night's run, readable offline (GX's data docs need CDNs).
     page = write_validation_page(ctx.validation_dir, new.night, ctx.reports_dir / f"validation-{new.night}.html")
     return str(report), str(page)

@@ -15,6 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from influence_pipeline.deployment import check_deployment_run
+from influence_pipeline.flows.runners import tie_temporary_server
 from influence_pipeline.settings import Settings
 from influence_pipeline.sinks.lock import data_dir_lock
 from influence_pipeline.sources.api.config import ApiSettings
@@ -56,6 +57,7 @@ def pull(source: str, ds: date | None = None, mode: str = "daily", fail_on_stopp
     log = get_run_logger()
     settings = Settings()
     check_deployment_run(settings)
+    tie_temporary_server()  # a killed pull must not leave Prefect's temporary server behind
     api = ApiSettings()
     day = ds or default_pull_date(source, flow_run.scheduled_start_time, settings.zone(), datetime.now(timezone.utc))
     record = pull_task(source, day, mode, api)

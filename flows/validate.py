@@ -8,6 +8,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from influence_pipeline.flows.context import RunContext
+from influence_pipeline.flows.runners import tie_temporary_server
 from influence_pipeline.flows.tasks import check_raw, ingest, record_validation
 from influence_pipeline.schemas.checkpoint import RunValidation
 from influence_pipeline.schemas.raw import DATASETS
@@ -20,6 +21,7 @@ def validate_landing(ds: date) -> tuple[RunValidation, dict[str, tuple[int, int]
     """Ingest and check `ds`'s landing files against their contracts; returns the GX results and, per raw dataset,
     (rows in, rows quarantined)."""
     settings = load_settings()
+    tie_temporary_server()  # a killed run must not leave Prefect's temporary server behind
     ctx = RunContext.from_settings(settings, str(flow_run.id or uuid.uuid4()))
     # It writes the raw lake (ingestion) and GX's results: not beside a run publishing from them.
     holder = f"validate {ds} (flow run {ctx.run_id})"

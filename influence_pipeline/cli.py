@@ -197,6 +197,8 @@ def _print_run(summary) -> None:
     from influence_pipeline.summary import print_landing_notes
 
     print_landing_notes(console, [summary])
+    if any(summary.purged.values()):
+        console.print("retention purged: " + ", ".join(f"{n} {kind}" for kind, n in summary.purged.items()))
     console.print(f"validation page: {summary.validation_page or '(written when the night is published)'}\n"
                   f"validation results: {summary.validation_results}\n"
                   f"data docs: {summary.data_docs} (offline copy without scripts)")
@@ -303,7 +305,8 @@ def report(
         ds = night
     path = write_report(published.path, (settings.data_dir / "validation").resolve(), ds,
                         load_rules(settings.rules_file), out, month_only=month is not None,
-                        audit=read_run_sources(settings.resolved_warehouse_url, ds))
+                        audit=read_run_sources(settings.resolved_warehouse_url, ds),
+                        landing_dir=settings.landing_dir)
     console.print(f"report: [bold]{path.resolve()}[/bold]")
 
 
@@ -326,8 +329,10 @@ def dev_key() -> None:
         console.print("INFLUENCE_PII_KEY is set, so it is used and the dev key is not.")
 
 
+from influence_pipeline.forget_cli import forget  # noqa: E402
 from influence_pipeline.paths_cli import attribute_paths  # noqa: E402
 from influence_pipeline.pull_cli import accounts, connect, pull  # noqa: E402
+from influence_pipeline.purge_cli import purge  # noqa: E402
 from influence_pipeline.query_cli import query  # noqa: E402
 from influence_pipeline.setup_cli import prefect_setup, rules_template  # noqa: E402
 
@@ -338,6 +343,8 @@ app.command("prefect-setup")(prefect_setup)
 app.command("pull")(pull)
 app.command("connect")(connect)
 app.command("accounts")(accounts)
+app.command("forget")(forget)
+app.command("purge")(purge)
 
 if __name__ == "__main__":  # after every command is registered, so `python -m influence_pipeline.cli` has them all
     app()

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     dask_address: str | None = None  # a Dask scheduler (tcp://host:8786): per-dataset steps run on its workers
     lock_wait_seconds: float = 600  # how long a run waits for another run on the same data dir before giving up
     output_mode: Literal["private", "group"] = "private"  # outputs 0600/0700, or 0640/0750 for a BI group
+    landing_hard_links: bool = False  # read landing files that have other names (sources/safe_open.py says why not)
+    # Retention: days after which landing files, raw partitions and quarantine partitions are purged (unset: kept
+    # forever). Read as text so that a bad value gets a message naming the variable (retention_days).
+    retention_landing_days: str | None = None
+    retention_raw_days: str | None = None
+    retention_quarantine_days: str | None = None
 
     @property
     def landing_dir(self) -> Path:
@@ -116,6 +122,19 @@ class Settings(BaseSettings):
             "INFLUENCE_PII_KEY must be set when INFLUENCE_WAREHOUSE_URL points at a production warehouse "
             f"({self.safe_warehouse_url()}): PII is hashed with it before anything is stored."
         )
+
+    def retention_days(self) -> dict[str, int | None]:
+        """{"landing", "raw", "quarantine"} → days kept (None: forever), from INFLUENCE_RETENTION_<KIND>_DAYS; a value
+        that is no whole number of at least 1 raises SettingsError naming the variable."""
+        days: dict[str, int | None] = {}
+        for kind in ("landing", "raw", "quarantine"):
+            value = (getattr(self, f"retention_{kind}_days") or "").strip()
+            if value and not (value.isascii() and value.isdigit() and int(value) >= 1):
+                raise SettingsError(
+                    f"INFLUENCE_RETENTION_{kind.upper()}_DAYS={value!r} is not a whole number of days of at least 1; "
+                    "leave it unset to keep them forever")
+            days[kind] = int(value) if value else None
+        return days
 
     def zone(self):
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -170,6 +189,7 @@ def load_settings() -> Settings:
     apply_output_mode(settings)
     settings.pii_key_bytes()
     settings.zone()
+    settings.retention_days()
     load_rules(settings.rules_file)
     return settings
 

@@ -22,12 +22,13 @@ def prefect_setup(
 ) -> None:
     """Store INFLUENCE_PII_KEY (and INFLUENCE_WAREHOUSE_URL and the API pulls' secrets, when set) as Prefect Secret blocks on the server that
     PREFECT_API_URL names, and make the work pool's flow runs take them from there. Prints block names, never values.
-    Reads the key from the environment, or asks for it (not echoed) on a terminal."""
+    Reads the key from the environment, or asks for it (not echoed) on a terminal; a weak key is refused (nothing is
+    stored) with the message a run would give."""
     import getpass
     import sys
 
     from influence_pipeline.deployment import API_SECRET_SETTINGS, require_prefect_api_url, save_secrets_and_pool
-    from influence_pipeline.settings import SettingsError
+    from influence_pipeline.settings import SettingsError, checked_pii_key
 
     secrets = {}
     with clear_errors():
@@ -38,6 +39,8 @@ def prefect_setup(
         if not key:
             raise SettingsError("INFLUENCE_PII_KEY is not set: export it from your secret store (or run this command "
                                 "on a terminal to type it). It must stay the same key every night.")
+        # A weak key stored here would only be refused by the first run, after the deployment looked ready.
+        checked_pii_key(key.encode(), "INFLUENCE_PII_KEY")
         secrets["INFLUENCE_PII_KEY"] = key
         for name in ("INFLUENCE_WAREHOUSE_URL", *API_SECRET_SETTINGS):
             if os.environ.get(name):

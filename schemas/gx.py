@@ -15,7 +15,7 @@ import shutil
 import time
 import warnings
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,27 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     return str(value)
+
+
+# Python's datetime (which GX's result serialisation calls isoformat on) spans years 1 to 9999; Polars and pandas
+# hold more, and a text such as "0001-01-01T00:00:00+05:00" is year 0 in UTC.
+_EARLIEST, _LATEST = datetime(1, 1, 1), datetime(9999, 12, 31, 23, 59, 59, 999999)
+
+
+def representable(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with dates and timestamps outside Python's range (years 1 to 9999) clamped to its ends, so GX can
+    write the value into its results instead of crashing. Every rule keeps its outcome (a clamped value is still
+    before or after any bound a contract sets, and null stays null); GX shows it as the range's end."""
+    clamped = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Datetime):
+            ends = [pl.lit(end).cast(pl.Datetime(dtype.time_unit)) for end in (_EARLIEST, _LATEST)]
+            if dtype.time_zone:
+                ends = [end.dt.replace_time_zone(dtype.time_zone) for end in ends]
+            clamped.append(pl.col(name).clip(*ends))
+        elif dtype == pl.Date:
+            clamped.append(pl.col(name).clip(_EARLIEST.date(), _LATEST.date()))
+    return frame.with_columns(clamped) if clamped else frame
 
 
 def _snake(class_name: str) -> str:
@@ -181,7 +202,8 @@ class GxValidator:
         gx = self._gx
         checkpoint = self._checkpoint(f"{stage}.{name}", rules)
         parameters = {k: v for rule in rules for k, v in rule.gx_parameters.items()}
-        result = checkpoint.run(batch_parameters={"dataframe": frame.to_pandas()}, expectation_parameters=parameters,
+        result = checkpoint.run(batch_parameters={"dataframe": representable(frame).to_pandas()},
+                                expectation_parameters=parameters,
                                 run_id=gx.core.run_identifier.RunIdentifier(run_name=run_name))
         self._rendered += list(result.run_results.keys())
         by_id = {rule.id: rule for rule in rules}

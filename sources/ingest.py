@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from influence_pipeline.erasure_log import without_erased
 from influence_pipeline.schemas.full_snapshot import shrink_refusal
 from influence_pipeline.schemas.raw import PARTITION_COLUMN, RawDataset
 from influence_pipeline.sinks.lake import partition_file, scan_partition, write_partition, write_partition_tables
@@ -23,6 +24,7 @@ from influence_pipeline.sources.manifest import (
     same_content,
     write_entry,
 )
+from influence_pipeline.sources.safe_open import hard_link_refusal
 
 RAW_LAYER = "raw"
 
@@ -76,7 +78,8 @@ def unread_forms(landing_dir: Path, dataset: RawDataset, ds: date) -> list[str]:
 
 def refuse_unsafe(landing_dir: Path, rel: str) -> None:
     """Raise LandingFileError naming `rel` unless `landing_dir / rel` is a regular file reached through no symbolic
-    link below the landing dir and lying inside it. Nothing of the file is opened: a link to /etc/passwd must not
+    link below the landing dir, lying inside it, with no other name (hard link; sources/safe_open.py, which also
+    guards the open against a swap after this check). Nothing of the file is opened: a link to /etc/passwd must not
     have its lines quarantined or its first line quoted in an error, and a FIFO would block the night forever."""
     path = landing_dir
     for part in Path(rel).parts:
@@ -85,9 +88,11 @@ def refuse_unsafe(landing_dir: Path, rel: str) -> None:
             what = "is" if path == landing_dir / rel else f"lies under {path.relative_to(landing_dir)}, which is"
             raise LandingFileError(f"{rel}: {what} a symbolic link; landing files are read only as regular files "
                                    "inside the landing dir (copy the file in instead of linking it)")
-    mode = path.lstat().st_mode
-    if not stat.S_ISREG(mode):
+    found = path.lstat()
+    if not stat.S_ISREG(found.st_mode):
         raise LandingFileError(f"{rel}: not a regular file (a directory, device or pipe); it was not read")
+    if refusal := hard_link_refusal(found):
+        raise LandingFileError(f"{rel}: {refusal}; it was not read")
     if not path.resolve().is_relative_to(landing_dir.resolve()):  # a bind mount or a rename racing the check
         raise LandingFileError(f"{rel}: resolves outside the landing dir; it was not read")
 
@@ -145,8 +150,10 @@ def ingest_dataset(dataset: RawDataset, landing_dir: Path, lake_dir: Path, ds: d
         write_partition(table, lake_dir, RAW_LAYER, dataset.name, PARTITION_COLUMN, ds)
         rows = table.num_rows
     else:  # piece by piece: a gigabyte of events never sits in memory whole
-        rows = write_partition_tables(iter_landing_tables(dataset, path, rel, run_id, pii_key), dataset.arrow_schema,
-                                      lake_dir, RAW_LAYER, dataset.name, PARTITION_COLUMN, ds)
+        # a person erased on request (influence forget) stays erased when an old file holding them is re-delivered
+        tables = without_erased(iter_landing_tables(dataset, path, rel, run_id, pii_key), dataset, lake_dir, pii_key)
+        rows = write_partition_tables(tables, dataset.arrow_schema, lake_dir, RAW_LAYER, dataset.name,
+                                      PARTITION_COLUMN, ds)
     write_entry(lake_dir, ManifestEntry(dataset.name, ds.isoformat(), rel, checksum, rows=rows, run_id=run_id,
                                         **identity))
     return IngestResult(dataset.name, "replaced" if previous is not None else "loaded", rows, rel)

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from influence_pipeline.atomic import write_atomic
+from influence_pipeline.sources.safe_open import open_landing
 
 MANIFEST_DIR = "_manifest"
 
@@ -59,8 +60,9 @@ def refresh_identity(lake_dir: Path, entry: ManifestEntry, path: Path) -> None:
 
 
 def file_sha256(path: Path) -> str:
+    """The SHA-256 of the landing file at `path`, opened as sources/safe_open.py opens landing files."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_landing(path) as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -9,7 +9,7 @@ from influence_pipeline.transforms.free_text import RULES
 
 # The free-text rules of the published columns, so a quarantined line hides the same forms (%40, %2540, secret
 # query parameters) as a parsed one; Python writes a group reference as \g<1> where Polars writes ${1}.
-_RULES = tuple((re.compile(pattern), replacement.replace("${1}", r"\g<1>")) for pattern, replacement in RULES)
+_RULES = tuple((re.compile(pattern), re.sub(r"\$\{(\d)\}", r"\\g<\1>", replacement)) for pattern, replacement in RULES)
 # Cut-off values can only sit at the end of a truncated line.
 _PARTIAL_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w.-]*$")
 _PARTIAL_IP = re.compile(r"\b\d{1,3}(?:\.\d{0,3}){1,3}$")

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 
 from influence_pipeline.schemas.raw import RawDataset
 from influence_pipeline.sources.lines import Columns, LandingFileError, bad_utf8, field_takers, take
+from influence_pipeline.sources.safe_open import open_landing
 
 csv.field_size_limit(1 << 28)  # a stray quote can make the rest of a big file one cell; read it, then quarantine
 
@@ -21,16 +22,17 @@ def parse_parquet(path: Path, dataset: RawDataset, rel_path: str) -> Columns:
     parsed = Columns(dataset)
     fields = field_takers(parsed)
     try:
-        source = pq.ParquetFile(path)
-        wanted = {f.json_path[0] for f in dataset.fields} | {p[0] for f in dataset.fields for p in f.former}
-        columns = [name for name in source.schema_arrow.names if name in wanted]
-        number = 0
-        for batch in source.iter_batches(batch_size=50_000, columns=columns):
-            for record in batch.to_pylist():
-                number += 1
-                take(fields, record)
-                parsed.ok(number)
-    except (pa.ArrowException, OSError) as exc:
+        with open_landing(path, rel_path) as handle:  # no link followed, even one swapped in after the check
+            source = pq.ParquetFile(handle)
+            wanted = {f.json_path[0] for f in dataset.fields} | {p[0] for f in dataset.fields for p in f.former}
+            columns = [name for name in source.schema_arrow.names if name in wanted]
+            number = 0
+            for batch in source.iter_batches(batch_size=50_000, columns=columns):
+                for record in batch.to_pylist():
+                    number += 1
+                    take(fields, record)
+                    parsed.ok(number)
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:  # a string column holding bytes that are not UTF-8
         raise LandingFileError(f"{rel_path}: not a readable Parquet file ({str(exc)[:200]}); ask for the file again") \
             from None
     return parsed

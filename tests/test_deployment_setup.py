@@ -169,3 +169,22 @@ def test_schedule_timezones_are_read_from_the_deployment(prefect_harness, monkey
         check_deployment_run(Settings())
     monkeypatch.setenv("INFLUENCE_TIMEZONE", "Asia/Tokyo")
     check_deployment_run(Settings())
+
+
+def test_prefect_setup_refuses_a_weak_key_before_storing_anything(prefect_harness, monkeypatch):
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    from influence_pipeline.settings import checked_pii_key
+
+    weak = "password" * 4  # 32 bytes, but a short unit repeated
+    monkeypatch.setenv("INFLUENCE_PII_KEY", weak)
+    with pytest.raises(SettingsError) as refused:
+        checked_pii_key(weak.encode(), "INFLUENCE_PII_KEY")
+    result = CliRunner().invoke(app, ["prefect-setup", "--pool", "setup-test-weak-key"])
+    assert result.exit_code == 1
+    # the same message a run gives, folded lines joined
+    assert str(refused.value) in " ".join(result.output.split()).replace("error: ", "", 1)
+    assert weak not in result.output
+    with get_client(sync_client=True) as client, pytest.raises(ObjectNotFound):
+        client.read_work_pool("setup-test-weak-key")

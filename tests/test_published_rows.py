@@ -60,7 +60,7 @@ def test_all_empty_files_give_the_first_files_columns_and_no_rows(tmp_path):
     assert sync.published_rows("probe", []) is None
 
 
-@pytest.mark.parametrize("engine", ["duckdb", "postgresql"])
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgresql", marks=pytest.mark.integration)])
 def test_both_engines_load_the_stream_and_replace_the_partitions(engine, tmp_path, monkeypatch, request):
     monkeypatch.setattr(sync, "BATCH_ROWS", 2)  # several COPYs (PostgreSQL) and Arrow batches (DuckDB) per load
     url = (f"duckdb:///{tmp_path / 'w.duckdb'}" if engine == "duckdb" else request.getfixturevalue("pg_url"))

@@ -91,6 +91,20 @@ def test_funnel_rates_and_quarantine_reasons_and_failed_rules():
     assert [r["rule_id"] for r in metrics.failed_rules(results)] == ["c", "a"]
 
 
+def test_unexpected_landing_paths_are_listed_apart_and_never_counted_as_sources():
+    from influence_pipeline.report.fmt import format_bytes
+
+    audit = pl.DataFrame({"dataset": ["orders", "unexpected:pinterest/", "unexpected:orders/x/orders (1).ndjson"],
+                          "rows_in": [5, 0, 0], "rows_published": [4, 0, 0], "rows_quarantined": [1, 0, 0],
+                          "rows_held": [0, 0, 0]})
+    counts = metrics.source_counts(audit, pl.DataFrame(schema={"dataset": pl.String}))
+    assert counts.rows() == [("orders", 5, 4, 1, 0)]
+    assert metrics.unexpected_paths(audit) == ["orders/x/orders (1).ndjson", "pinterest/"]
+    assert metrics.unexpected_paths(None) == [] and metrics.unexpected_paths(audit.head(1)) == []
+    assert [format_bytes(b) for b in (0, 999, 1000, 12_345, 4_500_000, None)] == [
+        "0 B", "999 B", "1.0 kB", "12.3 kB", "4.5 MB", "n/a"]
+
+
 # ------------------------------------------------------------------------------------------------ charts
 
 
@@ -118,13 +132,16 @@ def test_growth_points_are_red_and_the_legend_names_handles():
     assert "color" not in points["encoding"] and "fill" not in points["encoding"]
 
 
-def test_a_page_of_hand_built_frames_marks_payback_and_stays_offline():
-    from influence_pipeline.report.page import ReportData, render_report
+def _hand_built(**changes):
+    """ReportData of hand-built frames (a night of 235 686 visits, three campaign rows), with `changes`."""
+    from dataclasses import replace
+
+    from influence_pipeline.report.page import ReportData
     from influence_pipeline.report.periods import brief_periods
     from influence_pipeline.schemas.contract import table_schema
 
     empty = lambda table: pl.DataFrame(schema=table_schema(table))  # noqa: E731
-    data = ReportData(
+    return replace(ReportData(
         ds=DS, currency="EUR", periods=brief_periods(DS, False),
         visits_daily=pl.DataFrame({"visit_date": [DS], "visits": [235_686]}), conversions=empty("fct_conversion"),
         attribution=empty("fct_attribution"), campaigns=CAMPAIGNS, influencers=INFLUENCERS,
@@ -132,14 +149,40 @@ def test_a_page_of_hand_built_frames_marks_payback_and_stays_offline():
         channel_attribution=empty("mart_channel_attribution"), audit=None,
         quarantine=pl.DataFrame({"dataset": ["web"], "rule_id": ["web.parse"], "reason": ["line 3: not JSON"]}),
         validation=[{"rule_id": "web.future", "dataset": "web", "severity": "warning", "success": False,
-                     "unexpected_count": 12, "element_count": 3400}], target_min=0.03, target_max=0.05)
-    page = render_report(data)
+                     "unexpected_count": 12, "element_count": 3400}], target_min=0.03, target_max=0.05), **changes)
+
+
+def test_a_page_of_hand_built_frames_marks_payback_and_stays_offline():
+    from influence_pipeline.report.page import render_report
+
+    page = render_report(_hand_built())
     assert not REMOTE.findall(page) and "<script" not in page
+    assert "Unexpected files in landing" not in page  # nothing unexpected: no empty list
     assert "<div class='value'>235,686</div>" in page and "money in EUR" in page
     assert page.count("paid back</span>") == 2 and page.count("not yet</span>") == 1
     assert "<td class='l'>Marco Fit</td><td class=''>€200.00</td>" in page
     assert "<td class='l'>web</td><td class='l'>web.future</td><td class='l'>warning</td><td class=''>12</td>" in page
     assert "<a href='validation-2026-11-02.html'>validation details</a>" in page
+
+
+def test_a_page_lists_unexpected_landing_files_under_the_quality_table_offline():
+    from influence_pipeline.report.page import quality_section, render_report
+
+    audit = pl.DataFrame({"dataset": ["web_events", "unexpected:web_events/2026-11-02/events.ndjson.bak",
+                                      "unexpected:notes.txt"],
+                          "rows_in": [7, 0, 0], "rows_published": [4, 0, 0], "rows_quarantined": [3, 0, 0],
+                          "rows_held": [0, 0, 0]})
+    unexpected = pl.DataFrame({"path": ["web_events/2026-11-02/events.ndjson.bak", "notes.txt"],
+                               "bytes": [2_048, None]})
+    data = _hand_built(audit=audit, unexpected=unexpected)
+    section = quality_section(data)
+    listed = section.split("<h3>Unexpected files in landing</h3>", 1)[1].split("<h3>", 1)[0]
+    assert "<td class='l'>web_events/2026-11-02/events.ndjson.bak</td><td class=''>2.0 kB</td>" in listed
+    assert "<td class='l'>notes.txt</td><td class=''>n/a</td>" in listed  # removed since the run
+    counts = section.split("<h3>", 1)[0]
+    assert "<td class='l'>web_events</td><td class=''>7</td>" in counts and "unexpected" not in counts
+    page = render_report(data)
+    assert not REMOTE.findall(page) and "<script" not in page  # a path is text, never a link
 
 
 # ------------------------------------------------------------------------------------------------ the fixture night
@@ -154,6 +197,10 @@ def night(prefect_harness, tmp_path_factory) -> tuple[Path, str]:
 
     data = tmp_path_factory.mktemp("report") / "data"
     shutil.copytree(FIXTURES / "landing", data / "landing")
+    # a misnamed second copy and a source nobody reads: the data-quality section lists them, counts no rows of them
+    (data / "landing" / "orders" / FIXTURE_DATE / "orders (1).ndjson").write_text("x" * 1_500)
+    (data / "landing" / "pinterest" / FIXTURE_DATE).mkdir(parents=True)
+    (data / "landing" / "pinterest" / FIXTURE_DATE / "pins.csv").write_text("y" * 300)
     with pytest.MonkeyPatch.context() as monkeypatch:
         _use(data, monkeypatch)
         summary = nightly(ds=DS)
@@ -249,6 +296,14 @@ def test_data_quality_counts_rows_and_rules(night):
     # web_events: 7 lines in, 4 published, 3 quarantined (a malformed line, a duplicate, an event dated 2099)
     assert "<td class='l'>web_events</td><td class=''>7</td><td class=''>4</td><td class=''>3</td>" in quality
     assert "web_events.event_at.future" in quality and "Top quarantine reasons" in quality
+    assert UNEXPECTED_ROWS in quality and "unexpected:" not in quality
+
+
+UNEXPECTED_ROWS = ("<h3>Unexpected files in landing</h3>" + "<p class='note'>Found beside the night's files and read "
+                   "by no run: rename or move a misnamed delivery, or remove it.</p><div class='scroll'><table><thead>"
+                   "<tr><th class='l'>Path</th><th class=''>Size</th></tr></thead><tbody>"
+                   f"<tr><td class='l'>orders/{FIXTURE_DATE}/orders (1).ndjson</td><td class=''>1.5 kB</td></tr>"
+                   "<tr><td class='l'>pinterest/</td><td class=''>300 B</td></tr></tbody></table></div>")
 
 
 def test_the_cli_writes_the_night_and_the_month_brief(night, tmp_path, monkeypatch):
@@ -264,6 +319,7 @@ def test_the_cli_writes_the_night_and_the_month_brief(night, tmp_path, monkeypat
     night_page = out.read_text()
     assert "Night of 2026-11-02" in night_page and "November 2026 to date" in night_page
     assert "<td class='l'>web_events</td><td class=''>7</td><td class=''>4</td>" in night_page  # from the warehouse
+    assert UNEXPECTED_ROWS in night_page and not REMOTE.findall(night_page)
     result = CliRunner().invoke(app, ["report", "--month", "2026-11", "--out", str(out)])
     assert result.exit_code == 0, result.output
     month_page = out.read_text()

@@ -3,13 +3,14 @@ night's run and, when the caller has no audit rows at hand, the warehouse's audi
 from __future__ import annotations
 
 import json
+import os
 from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 
 from influence_pipeline.atomic import write_atomic
-from influence_pipeline.report.metrics import night_audit
+from influence_pipeline.report.metrics import night_audit, unexpected_paths
 from influence_pipeline.report.page import ReportData, render_report
 from influence_pipeline.report.periods import brief_periods, report_window
 from influence_pipeline.schemas.contract import table_schema
@@ -67,6 +68,24 @@ def _quarantine(lake: Path, ds: date) -> pl.DataFrame:
     return pl.concat(frames).select(*QUARANTINE_SCHEMA) if frames else pl.DataFrame(schema=QUARANTINE_SCHEMA)
 
 
+def _size(path: Path) -> int | None:
+    """Bytes of a landing file, or of every file under a landing folder; symbolic links are measured as links, never
+    followed (a link out of landing must not reveal its target). None when the path is gone."""
+    try:
+        if not path.is_dir() or path.is_symlink():
+            return path.lstat().st_size
+    except FileNotFoundError:
+        return None
+    return sum((Path(folder) / name).lstat().st_size for folder, _, names in os.walk(path) for name in names)
+
+
+def _unexpected(landing_dir: Path | None, audit: pl.DataFrame | None) -> pl.DataFrame:
+    """The night's unexpected landing paths (from its audit rows) with their size now (null without a landing dir)."""
+    paths = unexpected_paths(audit)
+    sizes = [_size(landing_dir / path) if landing_dir is not None else None for path in paths]
+    return pl.DataFrame({"path": paths, "bytes": sizes}, schema={"path": pl.String, "bytes": pl.Int64})
+
+
 def _fetch_audit(warehouse_url: str, ds: date) -> list[tuple]:
     from sqlalchemy.engine import make_url
 
@@ -101,9 +120,10 @@ def read_run_sources(warehouse_url: str, ds: date) -> pl.DataFrame | None:
 
 
 def read_report_data(lake: Path, validation_dir: Path, ds: date, rules: Rules, *, month_only: bool = False,
-                     audit: pl.DataFrame | None = None) -> ReportData:
+                     audit: pl.DataFrame | None = None, landing_dir: Path | None = None) -> ReportData:
     """The brief ending on night `ds` (the night and its month to date, or the month alone) from the lake snapshot
-    at `lake`; `audit` is run_sources rows holding that night's (from the nightly or the warehouse)."""
+    at `lake`; `audit` is run_sources rows holding that night's (from the nightly or the warehouse); `landing_dir`
+    gives the sizes of the unexpected landing paths the audit lists."""
     periods = brief_periods(ds, month_only)
     start, end = report_window(periods)
     month = ds.replace(day=1)
@@ -123,12 +143,14 @@ def read_report_data(lake: Path, validation_dir: Path, ds: date, rules: Rules, *
         account_daily=_scan(lake, "fct_account_daily", "metric_date", ds - timedelta(days=29), ds).collect(),
         channel_attribution=_scan(lake, "mart_channel_attribution", "month_start_date", month, month).collect(),
         audit=night_audit(audit, ds), quarantine=_quarantine(lake, ds),
+        unexpected=_unexpected(landing_dir, night_audit(audit, ds)),
         validation=_validation(validation_dir, ds, _run_id(lake, ds)),
         target_min=rules.engagement.target_min, target_max=rules.engagement.target_max)
 
 
 def write_report(lake: Path, validation_dir: Path, ds: date, rules: Rules, out: Path, *, month_only: bool = False,
-                 audit: pl.DataFrame | None = None) -> Path:
+                 audit: pl.DataFrame | None = None, landing_dir: Path | None = None) -> Path:
     """Render the brief ending on `ds` to `out`, atomically (a browser refreshing it never sees half a page)."""
-    page = render_report(read_report_data(lake, validation_dir, ds, rules, month_only=month_only, audit=audit))
+    page = render_report(read_report_data(lake, validation_dir, ds, rules, month_only=month_only, audit=audit,
+                                          landing_dir=landing_dir))
     return write_atomic(out, page)

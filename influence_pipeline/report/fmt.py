@@ -32,6 +32,18 @@ def format_count(value: float | None) -> str:
     return f"{value:,.1f}".replace("-", MINUS)
 
 
+def format_bytes(value: int | None) -> str:
+    """A size in bytes → "512 B", "12.3 kB", "4.5 MB" (powers of 1 000); "n/a" when unknown."""
+    if _missing(value):
+        return "n/a"
+    size, unit = float(value), "B"
+    for bigger in ("kB", "MB", "GB", "TB"):
+        if size < 1000:
+            break
+        size, unit = size / 1000, bigger
+    return f"{int(size)} B" if unit == "B" else f"{size:,.1f} {unit}"
+
+
 def format_ratio(value: float | None) -> str:
     """A ratio such as ROAS → "1.23×"."""
     return "n/a" if _missing(value) else f"{value:,.2f}×".replace("-", MINUS)

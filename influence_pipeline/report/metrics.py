@@ -7,6 +7,7 @@ from datetime import date
 import polars as pl
 
 from influence_pipeline.report.periods import Period
+from influence_pipeline.transforms.audit import UNEXPECTED
 
 #: The two views of attributed revenue the brief shows: what the influencers' codes brought, and last-touch credit.
 VIEWS = {"code": "code", "last_touch": "last touch"}
@@ -123,10 +124,21 @@ def channel_models(channel_attribution: pl.DataFrame) -> pl.DataFrame:
             .rename({"credited_to": "channel"}).sort("channel", "model"))
 
 
+def unexpected_paths(audit: pl.DataFrame | None) -> list[str]:
+    """run_sources rows → the landing paths of their `unexpected:<path>` rows (found in landing, read by no run),
+    sorted; none without the audit."""
+    if audit is None or not audit.height:
+        return []
+    found = audit.filter(pl.col("dataset").str.starts_with(UNEXPECTED))["dataset"].str.strip_prefix(UNEXPECTED)
+    return sorted(set(found.to_list()))
+
+
 def source_counts(audit: pl.DataFrame | None, quarantine: pl.DataFrame) -> pl.DataFrame:
     """run_sources rows of the night (or None when the audit is not at hand) and the night's quarantined rows
     (dataset, rule_id, reason) → rows in, published, quarantined and held per source; without the audit only the
-    quarantined counts are known."""
+    quarantined counts are known. Unexpected landing paths are no source: they are listed apart (unexpected_paths)."""
+    if audit is not None:
+        audit = audit.filter(~pl.col("dataset").str.starts_with(UNEXPECTED))
     if audit is not None and audit.height:
         return (audit.group_by("dataset").agg(pl.col("rows_in", "rows_published", "rows_quarantined", "rows_held").sum())
                 .sort("dataset"))

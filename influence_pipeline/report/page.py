@@ -10,6 +10,7 @@ import polars as pl
 
 from influence_pipeline.report import charts, metrics
 from influence_pipeline.report.fmt import (
+    format_bytes,
     format_change,
     format_count,
     format_money,
@@ -43,6 +44,7 @@ class ReportData:
     validation: list[dict]            # the night's validation results (rule_id, dataset, success, counts…)
     target_min: float
     target_max: float
+    unexpected: pl.DataFrame | None = None  # landing paths no run reads: path, bytes (null: gone since the run)
 
 
 def headline(data: ReportData, period: Period) -> str:
@@ -130,6 +132,10 @@ def quality_section(data: ReportData) -> str:
     parts = [table(["Source", "Rows in", "Published", "Quarantined", "Held"],
                    [[d, *map(format_count, vals)] for d, *vals in counts.iter_rows()])
              if counts.height else "<p>No source counts for this night.</p>"]
+    if data.unexpected is not None and data.unexpected.height:
+        parts.append("<h3>Unexpected files in landing</h3><p class='note'>Found beside the night's files and read by "
+                     "no run: rename or move a misnamed delivery, or remove it.</p>" + table(
+                         ["Path", "Size"], [[p, format_bytes(b)] for p, b in data.unexpected.iter_rows()]))
     reasons = metrics.top_quarantine_reasons(data.quarantine)
     parts.append("<h3>Top quarantine reasons</h3>" + (table(
         ["Source", "Rule", "Rows", "Example"], [[d, r, format_count(n), _shortened(e)] for d, r, n, e in reasons.iter_rows()],

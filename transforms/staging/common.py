@@ -53,8 +53,30 @@ def to_float(text: pl.Expr) -> pl.Expr:
     return pl.when(value.abs() < 1e16).then(value)
 
 
+#: Plain decimal text: sign, whole digits, fraction digits (at least one digit in all).
+_PLAIN_DECIMAL = r"^([+-]?)([0-9]*)(?:\.([0-9]*))?$"
+
+
 def to_money(text: pl.Expr) -> pl.Expr:
-    return text.str.strip_chars().cast(MONEY, strict=False)
+    """Decimal text → decimal(18,2), rounded to the cent half away from zero ("12.345" → 12.35, "-12.345" → -12.35,
+    "1.005" → 1.01), exactly: the digits are rounded as text, never through a float. What to_float accepts is
+    accepted (the raw contract checks money with it): also exponent forms ("1.2345e1"), expanded to plain digits
+    first. Unparseable, NaN, infinite or beyond decimal(18,2) → null."""
+    stripped = text.str.strip_chars()
+    # Polars' own cast rounds half to even (12.345 → 12.34), so it only spells exponent forms out, to 20 places.
+    plain = (pl.when(stripped.str.contains(_PLAIN_DECIMAL)).then(stripped)
+             .otherwise(stripped.cast(pl.Decimal(38, 20), strict=False).cast(pl.String)))
+    parts = plain.str.extract_groups(_PLAIN_DECIMAL)
+    sign, whole, fraction = (parts.struct.field(f) for f in ("1", "2", "3"))
+    thousandths = pl.concat_str([fraction.fill_null(""), pl.lit("000")]).str.slice(0, 3)
+    # Half away from zero needs only the third decimal: 0.005 and 0.0050001 both round up, 0.0049999 down.
+    cents = (pl.concat_str([pl.lit("0"), whole, thousandths.str.slice(0, 2)]).cast(pl.Int64, strict=False)
+             + (thousandths.str.slice(2, 1) >= "5").cast(pl.Int64))
+    digits = cents.cast(pl.String).str.zfill(3)
+    unsigned = pl.concat_str([digits.str.slice(0, digits.str.len_chars() - 2), pl.lit("."), digits.str.slice(-2)])
+    signed = pl.when((sign == "-") & (cents > 0)).then(pl.concat_str([pl.lit("-"), unsigned])).otherwise(unsigned)
+    has_digit = whole.str.len_chars() + fraction.fill_null("").str.len_chars() > 0
+    return pl.when(has_digit).then(signed).cast(MONEY, strict=False)
 
 
 def to_bool(text: pl.Expr) -> pl.Expr:
@@ -186,6 +208,22 @@ def _conforms(value: object, dtype: pl.DataType) -> bool:
     return not isinstance(value, (list, dict))
 
 
+def _built(name: str, values: list, dtype: pl.DataType) -> pl.Series:
+    """`values` as a Series of `dtype`, cast leniently; a value Polars cannot build among the others (a number
+    where text belongs beside text, an integer past 128 bits) becomes null on its own instead of failing the batch."""
+    try:
+        return pl.Series(name, values, dtype=dtype, strict=False)
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+        pass
+    built = []
+    for value in values:
+        try:
+            built.append(pl.Series(name, [value], dtype=dtype, strict=False))
+        except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+            built.append(pl.Series(name, [None], dtype=dtype))
+    return pl.concat(built) if built else pl.Series(name, [], dtype=dtype)
+
+
 def _decode_series(values: pl.Series, dtype: pl.DataType) -> pl.Series:
     decoded = []
     for text in values.to_list():
@@ -194,7 +232,7 @@ def _decode_series(values: pl.Series, dtype: pl.DataType) -> pl.Series:
         except json.JSONDecodeError:
             value = None
         decoded.append(value if _conforms(value, dtype) else None)
-    return pl.Series(values.name, decoded, dtype=dtype, strict=False)
+    return _built(values.name, decoded, dtype)
 
 
 def json_value(text: pl.Expr, dtype: pl.DataType) -> pl.Expr:
