@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from influence_pipeline.transforms.numeric import stable_sum
+
 MEASURES = ("conversions", "value", "nulls")
 PATH_SCHEMA = {"path": pl.List(pl.String), "conversions": pl.Float64, "value": pl.Float64, "nulls": pl.Float64}
 
@@ -25,7 +27,7 @@ def as_path_frame(paths: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
 def aggregate_paths(paths: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """Path aggregates → one row per distinct path, its conversions, value and nulls summed (first-seen order)."""
     return (as_path_frame(paths).group_by("path", maintain_order=True)
-            .agg(pl.col(*MEASURES).sum()).collect())
+            .agg(*[stable_sum(pl.col(m)).alias(m) for m in MEASURES]).collect())
 
 
 def collapse_repeats(paths: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
@@ -61,12 +63,12 @@ def build_heuristic_credit(paths: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     last = pl.col("position") == pl.col("length") - 1
     share = 1.0 / pl.col("length")
     return (touches.group_by("channel")
-            .agg(first_touch_conversions=pl.col("conversions").filter(first).sum(),
-                 first_touch_value=pl.col("value").filter(first).sum(),
-                 last_touch_conversions=pl.col("conversions").filter(last).sum(),
-                 last_touch_value=pl.col("value").filter(last).sum(),
-                 linear_conversions=(pl.col("conversions") * share).sum(),
-                 linear_value=(pl.col("value") * share).sum())
+            .agg(first_touch_conversions=stable_sum(pl.col("conversions").filter(first)),
+                 first_touch_value=stable_sum(pl.col("value").filter(first)),
+                 last_touch_conversions=stable_sum(pl.col("conversions").filter(last)),
+                 last_touch_value=stable_sum(pl.col("value").filter(last)),
+                 linear_conversions=stable_sum(pl.col("conversions") * share),
+                 linear_value=stable_sum(pl.col("value") * share))
             .select(HEURISTIC_COLUMNS)
             .sort("channel")
             .collect())

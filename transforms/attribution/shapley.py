@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from influence_pipeline.transforms.attribution.paths import aggregate_paths, as_path_frame
+from influence_pipeline.transforms.numeric import stable_sum
 
 OTHER = "other"
 SHAPLEY_SCHEMA = {"channel": pl.String, "shapley_conversions": pl.Float64, "shapley_value": pl.Float64,
@@ -46,8 +47,9 @@ def shapley_values(paths: pl.DataFrame | pl.LazyFrame, max_channels: int = 30) -
     size = pl.col("path").list.len()
     return (sets.with_columns(size=size).explode("path").rename({"path": "channel"})
             .group_by("channel")
-            .agg(shapley_conversions=(pl.col("conversions") / pl.col("size")).sum(),
-                 shapley_value=(pl.col("value") / pl.col("size")).sum())
+            # stable_sum: a float sum in arrival order differed in its last bits between Polars' engines
+            .agg(shapley_conversions=stable_sum(pl.col("conversions") / pl.col("size")),
+                 shapley_value=stable_sum(pl.col("value") / pl.col("size")))
             .with_columns(merged_channels=pl.when(pl.col("channel") == OTHER)
                           .then(pl.lit(", ".join(merged) if merged else None, dtype=pl.String)))
             .select(*SHAPLEY_SCHEMA).cast(SHAPLEY_SCHEMA).sort("channel"))
