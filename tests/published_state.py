@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
 
+from tests.conftest import TEST_PII_KEY
 from tests.test_backfill import _tables
 
 
@@ -58,3 +60,13 @@ def assert_same(got: dict, expected: dict) -> None:
         assert got[sink].keys() == expected[sink].keys(), sink
         for table, rows in expected[sink].items():
             assert got[sink][table] == rows, f"{sink}: {table}"
+
+
+def use_data_dir(landing: Path, data: Path, monkeypatch) -> Path:
+    """A data dir at `data` holding a copy of `landing`, made the one the pipeline's settings point at."""
+    shutil.copytree(landing, data / "landing")
+    monkeypatch.setenv("INFLUENCE_DATA_DIR", str(data))
+    monkeypatch.setenv("INFLUENCE_PII_KEY", TEST_PII_KEY)
+    monkeypatch.delenv("INFLUENCE_WAREHOUSE_URL", raising=False)
+    monkeypatch.delenv("INFLUENCE_RULES_FILE", raising=False)
+    return data

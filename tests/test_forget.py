@@ -16,7 +16,7 @@ import pytest
 
 from influence_pipeline.sample import generate
 from tests.conftest import TEST_PII_KEY
-from tests.published_state import assert_same, published
+from tests.published_state import assert_same, published, use_data_dir
 
 START, DAYS = date(2026, 10, 1), 3
 NIGHTS = [START + timedelta(days=i) for i in range(DAYS)]
@@ -83,15 +83,6 @@ def person(landing) -> tuple[str, dict[str, set[str]]]:
     found = _person(landing, email)
     assert found["customers"] and found["devices"] and ids_days(landing, found)[0] == START, found
     return email, found
-
-
-def use_data_dir(landing: Path, data: Path, monkeypatch) -> Path:
-    shutil.copytree(landing, data / "landing")
-    monkeypatch.setenv("INFLUENCE_DATA_DIR", str(data))
-    monkeypatch.setenv("INFLUENCE_PII_KEY", TEST_PII_KEY)
-    monkeypatch.delenv("INFLUENCE_WAREHOUSE_URL", raising=False)
-    monkeypatch.delenv("INFLUENCE_RULES_FILE", raising=False)
-    return data
 
 
 def run_all_nights() -> None:

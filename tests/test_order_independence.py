@@ -12,8 +12,7 @@ import duckdb
 import pytest
 
 from influence_pipeline.sample import generate
-from tests.conftest import TEST_PII_KEY
-from tests.published_state import assert_same, published, published_night
+from tests.published_state import assert_same, published, published_night, use_data_dir
 
 pytestmark = pytest.mark.slow
 START, DAYS = date(2026, 10, 1), 6
@@ -25,15 +24,6 @@ def landing(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("order-landing")
     generate(root, START, DAYS, scale=0.02, seed=5, dirty_rate=0.02)
     return root
-
-
-def use_data_dir(landing: Path, data: Path, monkeypatch) -> Path:
-    shutil.copytree(landing, data / "landing")
-    monkeypatch.setenv("INFLUENCE_DATA_DIR", str(data))
-    monkeypatch.setenv("INFLUENCE_PII_KEY", TEST_PII_KEY)
-    monkeypatch.delenv("INFLUENCE_WAREHOUSE_URL", raising=False)
-    monkeypatch.delenv("INFLUENCE_RULES_FILE", raising=False)
-    return data
 
 
 def in_order(data: Path) -> dict:

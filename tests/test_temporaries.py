@@ -191,6 +191,14 @@ def _children(pid: int) -> dict[int, str]:
     return found
 
 
+def assert_gone(pids: list[int]) -> None:
+    """Every process of `pids` ends within 30 s (a killed run's server and watchdog)."""
+    deadline = time.monotonic() + 30
+    while any(map(_alive, pids)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_alive, pids))
+
+
 def _alive(pid: int) -> bool:
     try:
         return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
@@ -214,7 +222,4 @@ def test_a_killed_run_takes_its_temporary_prefect_server_with_it(data_dir, tmp_p
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=30)
-    deadline = time.monotonic() + 30
-    while any(map(_alive, servers + watchdogs)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(map(_alive, servers + watchdogs))
+    assert_gone(servers + watchdogs)

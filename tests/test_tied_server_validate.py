@@ -7,7 +7,7 @@ import sys
 import time
 
 from tests.conftest import FIXTURE_DATE
-from tests.test_temporaries import ROOT, _alive, _children
+from tests.test_temporaries import ROOT, _children, assert_gone
 
 
 def test_a_killed_validate_takes_its_temporary_prefect_server_with_it(data_dir, tmp_path):
@@ -32,7 +32,4 @@ def test_a_killed_validate_takes_its_temporary_prefect_server_with_it(data_dir, 
         if child.poll() is None:
             os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=30)
-    deadline = time.monotonic() + 30
-    while any(map(_alive, servers + watchdogs)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(map(_alive, servers + watchdogs))
+    assert_gone(servers + watchdogs)

@@ -29,3 +29,16 @@ def both_ndjson_readers(request, monkeypatch) -> str:
     if request.param == "native":
         monkeypatch.setattr(ndjson_native, "NATIVE_MIN_BYTES", 0)
     return request.param
+
+
+SECRET = "root:x:0:0:root:/root:/bin/bash"
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A file outside the data dir, shaped so that each reader would take it: a CSV line and a JSON object line."""
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    secret = folder / "passwd"
+    secret.write_text(f"{SECRET}\n" + '{"event_id": "' + SECRET + '"}\n')
+    return secret

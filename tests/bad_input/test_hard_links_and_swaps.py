@@ -13,18 +13,8 @@ from influence_pipeline.sources.ingest import ingest_dataset, refuse_unsafe
 from influence_pipeline.sources.landing import read_landing_file
 from influence_pipeline.sources.manifest import read_all
 from tests.bad_input.helpers import DS, KEY, RAW, LandingFileError, _file, _rel
-from tests.bad_input.test_symlinks import SECRET, _refused
+from tests.bad_input.test_symlinks import _refused
 from tests.bad_input.test_time_range import _events_parquet
-
-
-@pytest.fixture
-def outside(tmp_path):
-    """A file outside the data dir that each reader would take (as in test_symlinks.py)."""
-    folder = tmp_path / "etc"
-    folder.mkdir()
-    secret = folder / "passwd"
-    secret.write_text(f"{SECRET}\n" + '{"event_id": "' + SECRET + '"}\n')
-    return secret
 
 
 @pytest.mark.parametrize("name", ["web_events", "roster_campaigns"])  # NDJSON, CSV

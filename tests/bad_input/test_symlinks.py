@@ -10,18 +10,6 @@ from influence_pipeline.sources.ingest import arrived_late, ingest_dataset, land
 from influence_pipeline.sources.manifest import read_all
 from tests.bad_input.helpers import DS, KEY, RAW, LandingFileError, _file, _rel
 
-SECRET = "root:x:0:0:root:/root:/bin/bash"
-
-
-@pytest.fixture
-def outside(tmp_path):
-    """A file outside the data dir, shaped so that each reader would take it: a CSV line and a JSON object line."""
-    folder = tmp_path / "etc"
-    folder.mkdir()
-    secret = folder / "passwd"
-    secret.write_text(f"{SECRET}\n" + '{"event_id": "' + SECRET + '"}\n')
-    return secret
-
 
 def _refused(landing, lake, name: str) -> str:
     with pytest.raises(LandingFileError) as raised:
