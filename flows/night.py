@@ -30,6 +30,7 @@ from influence_pipeline.flows.tasks import (
     stage,
 )
 from influence_pipeline.schemas.checkpoint import ValidationFailed
+from influence_pipeline.schemas.gx import import_in_background
 from influence_pipeline.schemas.raw import DATASETS, PARTITION_COLUMN
 from influence_pipeline.settings import load_settings
 from influence_pipeline.sinks.snapshots import Snapshot, building, seal, snapshot
@@ -111,6 +112,7 @@ def night(ds: date, base_id: str | None = None) -> tuple[RunSummary, Snapshot, p
     night before left): ingest → check → staging → marts → validate → Parquet. Returns the night's summary, its sealed
     (not yet published) snapshot and its audit rows. An error-severity rule stops it before its snapshot is sealed."""
     settings = load_settings()
+    import_in_background()
     root = settings.lake_dir.resolve()
     base = snapshot(root, base_id) if base_id else None
     ctx = RunContext.from_settings(settings, str(flow_run.id or uuid.uuid4()))
@@ -146,8 +148,9 @@ def night(ds: date, base_id: str | None = None) -> tuple[RunSummary, Snapshot, p
                       for name, c in checks.items()}
         partitions = _partitions(windows, staged, quarantine, marts)
         check_warehouse(partitions, ds, ctx)
-        for schema, table, rows, column, value in partitions:
-            publish_parquet(schema, table, rows, value or ds, ctx, column)
+        for layer in dict.fromkeys(schema for schema, *_ in partitions):
+            publish_parquet(layer, [(table, rows, column, value or ds) for schema, table, rows, column, value in partitions
+                                    if schema == layer], ds, ctx)
         sealed = seal(tables, ds, base, landing_inputs(root, ds), ctx.run_id)
     publish_artifacts(ds, audit, len(validation.results), [r.rule_id for r in validation.results if not r.success],
                       marts["mart_campaign_performance"])

@@ -6,6 +6,7 @@ backoff, since those are the steps that fail for passing reasons (a locked file,
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
 
@@ -16,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from influence_pipeline.flows.context import RunContext
 from influence_pipeline.schemas.checkpoint import RunValidation, evaluate_raw, validate_run
 from influence_pipeline.schemas.contract import load_contracts
-from influence_pipeline.schemas.raw import BY_NAME as RAW_DATASETS, PARTITION_COLUMN
+from influence_pipeline.schemas.raw import BY_NAME as RAW_DATASETS
 from influence_pipeline.schemas.row_rules import reference_targets, row_rules
 from influence_pipeline.sinks.lake import write_partition, write_whole
 from influence_pipeline.sinks.warehouse import connect_warehouse
@@ -94,10 +95,18 @@ def stage(model: str, ds: date, clean: dict[str, pl.DataFrame]) -> pl.DataFrame:
     return frame
 
 
-@task(name="publish-parquet", task_run_name="publish-parquet-{layer}-{table}-{ds}", cache_policy=NO_CACHE,
-      **IO_RETRIES)
-def publish_parquet(layer: str, table: str, rows: pl.DataFrame, ds: date | None, ctx: RunContext,
-                    column: str | None = PARTITION_COLUMN) -> str:
+@task(name="publish-parquet", task_run_name="publish-parquet-{layer}-{ds}", cache_policy=NO_CACHE, **IO_RETRIES)
+def publish_parquet(layer: str, partitions: list[tuple[str, pl.DataFrame, str | None, date | None]], ds: date,
+                    ctx: RunContext) -> list[str]:
+    """Write one layer's partitions (table, rows, partition column or None for a whole table, value), two at a time:
+    Parquet encoding releases the GIL. One task per layer, not per partition: a night owns some 80 partitions, and
+    a task run each cost more than writing all but the largest."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(lambda p: _write_table(layer, *p, ctx), partitions))
+
+
+def _write_table(layer: str, table: str, rows: pl.DataFrame, column: str | None, value: date | None,
+                 ctx: RunContext) -> str:
     """Replace one partition, or — with no partition column — the whole (dimension) table. Rows are sorted by the
     contract's key: files are byte-identical on a rerun and row-group statistics prune lookups by key."""
     contract = load_contracts().get(table)
@@ -105,7 +114,7 @@ def publish_parquet(layer: str, table: str, rows: pl.DataFrame, ds: date | None,
         rows = rows.sort(contract.primary_key, nulls_last=True)
     if column is None:
         return str(write_whole(rows, ctx.tables_dir, layer, table))
-    return str(write_partition(rows, ctx.tables_dir, layer, table, column, ds))
+    return str(write_partition(rows, ctx.tables_dir, layer, table, column, value))
 
 
 @task(name="check-warehouse", task_run_name="check-warehouse-{ds}", cache_policy=NO_CACHE, **IO_RETRIES)

@@ -154,8 +154,8 @@ def url_decode(text: pl.Expr) -> pl.Expr:
 
 def blank_to_null(text: pl.Expr) -> pl.Expr:
     """Trimmed; empty becomes null (exports write "" and null for the same absence)."""
-    cleaned = text.str.strip_chars()
-    return pl.when(cleaned.str.len_chars() > 0).then(cleaned)
+    # `replace` keeps the trimmed values' buffers; a when/then copied every string (1 GiB for 2 M web events).
+    return text.str.strip_chars().replace("", None)
 
 
 def normalise_text(text: pl.Expr) -> pl.Expr:
@@ -225,14 +225,21 @@ def _built(name: str, values: list, dtype: pl.DataType) -> pl.Series:
 
 
 def _decode_series(values: pl.Series, dtype: pl.DataType) -> pl.Series:
+    """Each distinct text is decoded and built once, then spread back over its rows: most orders carry the same
+    `[]`, and building nested values from Python objects cost 0.6 s for one column of 15 000 orders."""
+    distinct = values.unique(maintain_order=True)
     decoded = []
-    for text in values.to_list():
+    for text in distinct.to_list():
         try:
             value = json.loads(text) if text is not None else None
         except json.JSONDecodeError:
             value = None
         decoded.append(value if _conforms(value, dtype) else None)
-    return _built(values.name, decoded, dtype)
+    built = _built(values.name, decoded, dtype)
+    positions = values.to_frame("text").join(
+        pl.DataFrame({"text": distinct, "position": pl.int_range(len(distinct), eager=True, dtype=pl.UInt32)}),
+        on="text", how="left", nulls_equal=True, maintain_order="left")["position"]
+    return built.gather(positions).alias(values.name)
 
 
 def json_value(text: pl.Expr, dtype: pl.DataType) -> pl.Expr:
