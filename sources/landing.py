@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import polars as pl
 import pyarrow as pa
@@ -23,6 +26,9 @@ __all__ = ["LandingFileError", "iter_landing_tables", "read_landing_file"]
 
 _BOM = b"\xef\xbb\xbf"
 _READ_BLOCK = 64 << 20
+#: pieces of an NDJSON file decoded at once, beside the one being written
+AHEAD = 2
+T = TypeVar("T")
 
 
 def read_landing_file(dataset: RawDataset, path: Path, rel_path: str, run_id: str, pii_key: bytes) -> pa.Table:
@@ -57,8 +63,7 @@ def iter_landing_tables(dataset: RawDataset, path: Path, rel_path: str, run_id: 
             # inside values. Checks that cannot find anything in this text are skipped.
             yield table(parse_lines(enumerate(text.split("\n"), start=1), dataset, not valid_utf8, "\\u" in text))
             return
-        for frame in _native_pieces(handle, head, dataset, rel_path):
-            yield table(frame)
+        yield from _ahead(lambda frame=frame: table(frame()) for frame in _native_pieces(handle, head, dataset, rel_path))
 
 
 def _read(handle: BinaryIO, rel_path: str, size: int = -1) -> bytes:
@@ -114,16 +119,35 @@ def _pieces(handle: BinaryIO, carry: bytes, rel_path: str) -> Iterator[bytes]:
         del piece  # nor while the next block is read
 
 
-def _native_pieces(handle: BinaryIO, head: bytes, dataset: RawDataset, rel_path: str) -> Iterator[pl.DataFrame]:
-    """The rows of each piece, lines numbered across the file; an empty file gives one empty frame."""
+def _ahead(jobs: Iterator[Callable[[], T]], workers: int = AHEAD) -> Iterator[T]:
+    """The results of `jobs`, in order, computed on `workers` threads: while the caller writes one piece, the next
+    ones are decoded, masked and hashed. DuckDB, Polars and Arrow release the GIL; one piece at a time left the
+    second core idle (17.4 CPU s in 16.7 s for a 987 MB day). At most `workers` pieces are in flight."""
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+        pending: deque = deque()
+        try:
+            for job in jobs:
+                pending.append(pool.submit(job))
+                if len(pending) >= workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:  # a failed piece or a caller that stopped: the rest is not wanted
+                future.cancel()
+
+
+def _native_pieces(handle: BinaryIO, head: bytes, dataset: RawDataset,
+                   rel_path: str) -> Iterator[Callable[[], pl.DataFrame]]:
+    """Per piece, a call that decodes its rows, lines numbered across the file; an empty file gives one empty
+    frame. The pieces are read here, in order; the calls may run on other threads."""
     first, opening = 1, True
     for piece in _pieces(handle, head, rel_path):
-        frame = _decode_piece(piece, 3 if opening and piece.startswith(_BOM) else 0, first, dataset)
+        yield partial(_decode_piece, piece, 3 if opening and piece.startswith(_BOM) else 0, first, dataset)
         first, opening = first + piece.count(b"\n"), False
-        del piece  # not held while the next piece is read
-        yield frame
+        del piece  # not held while the next piece is read, once its call is done with it
     if opening:
-        yield frame_of(Columns(dataset))
+        yield partial(frame_of, Columns(dataset))
 
 
 def _decode_piece(piece: bytes, start: int, first: int, dataset: RawDataset) -> pl.DataFrame:

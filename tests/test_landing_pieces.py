@@ -90,3 +90,32 @@ def test_a_gzip_truncated_after_its_first_pieces_leaves_the_published_partition(
     assert partition_file(lake, "raw", "web_events", "landing_date", DS).read_bytes() == published
     assert read_entry(lake, "web_events", DS).run_id == "run-1"
     assert not [p for p in lake.rglob("*") if p.name.startswith(".tmp-")]
+
+
+def test_pieces_decoded_ahead_come_back_in_order_and_an_error_stops_them():
+    import threading
+    import time
+
+    from influence_pipeline.sources.landing import _ahead
+
+    running, most, guard = [0], [0], threading.Lock()
+
+    def job(i):
+        def run():
+            with guard:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.02 * (5 - i % 5))  # later pieces finish first
+            with guard:
+                running[0] -= 1
+            if i == 7:
+                raise ValueError("piece 7 is bad")
+            return i
+        return run
+
+    got = []
+    with pytest.raises(ValueError, match="piece 7"):
+        for value in _ahead((job(i) for i in range(20)), workers=2):
+            got.append(value)
+    assert got == list(range(7))
+    assert most[0] <= 2
