@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from influence_pipeline.schemas.contract import load_contracts, polars_schema
 from influence_pipeline.sinks.ddl import render
+from influence_pipeline.sinks.lake_files import LakeFile, LakeFiles
 from influence_pipeline.sinks.snapshots import Snapshot, changed_files, partition_files
 from influence_pipeline.sinks.warehouse import Warehouse
 
@@ -33,10 +34,10 @@ def _partition_value(part: str | None) -> tuple[str, date] | None:
     return column, date.fromisoformat(value)
 
 
-def _published_schema(table: str, part: str | None, path: Path) -> pa.Schema:
+def _published_schema(table: str, part: str | None, file_schema: pa.Schema) -> pa.Schema:
     """A lake file's schema as the warehouse table holds it: the partition column (kept in the path) restored, in
     the contract's column order (quarantine tables, without a contract of their own, keep it last)."""
-    schema = pq.read_schema(path).remove_metadata()
+    schema = file_schema.remove_metadata()
     if (partition := _partition_value(part)) is not None:
         schema = schema.append(pa.field(partition[0], pa.date32()))
     contract = load_contracts().get(table)
@@ -56,19 +57,23 @@ def _conformed(batch: pa.RecordBatch, part: str | None, schema: pa.Schema) -> pa
     for field in schema:
         if field.name not in names:
             columns.append(pa.nulls(batch.num_rows, field.type))
-            continue
-        column = batch.column(field.name)
-        columns.append(column if column.type == field.type else column.cast(field.type))
+        else:
+            column = batch.column(field.name)
+            columns.append(column if column.type == field.type else column.cast(field.type))
     return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
-def published_rows(table: str, files: list[tuple[str | None, Path]]) -> pa.RecordBatchReader | None:
-    """The rows of a table's lake `files` ((partition dir or None, path)) as one stream of batches, read a batch at a
-    time as the warehouse takes them; None without files. The columns are those of the files with rows, types
-    widened where files differ (an all-null column takes its type from the others); all empty: the first one's."""
+def published_files(table: str, files: list[tuple[str | None, Path]]) -> LakeFiles | None:
+    """A table's lake `files` ((partition dir or None, path)) as the warehouse loads them; None without files. The
+    columns are those of the files with rows, types widened where files differ (an all-null column takes its type
+    from the others); all empty: the first one's. Each footer is read once."""
     if not files:
         return None
-    schemas = [(_published_schema(table, part, path), pq.read_metadata(path).num_rows) for part, path in files]
+    opened = []
+    for part, path in files:
+        with pq.ParquetFile(path) as parquet:
+            opened.append((part, path, parquet.schema_arrow, parquet.metadata.num_rows))
+    schemas = [(_published_schema(table, part, schema), rows) for part, _, schema, rows in opened]
     schema = pa.unify_schemas([s for s, rows in schemas if rows] or [schemas[0][0]], promote_options="permissive")
 
     def batches():
@@ -77,7 +82,16 @@ def published_rows(table: str, files: list[tuple[str | None, Path]]) -> pa.Recor
                 for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
                     yield _conformed(batch, part, schema)
 
-    return pa.RecordBatchReader.from_batches(schema, batches())
+    return LakeFiles(schema, tuple(LakeFile(path, _partition_value(part), frozenset(file_schema.names), rows)
+                                   for part, path, file_schema, rows in opened),
+                     lambda: pa.RecordBatchReader.from_batches(schema, batches()))
+
+
+def published_rows(table: str, files: list[tuple[str | None, Path]]) -> pa.RecordBatchReader | None:
+    """The rows of a table's lake `files` as one stream of batches (see published_files), read a batch at a time as
+    the warehouse takes them; None without files."""
+    lake = published_files(table, files)
+    return None if lake is None else lake.stream()
 
 
 def warehouse_snapshot(warehouse: Warehouse) -> str | None:
@@ -112,7 +126,7 @@ def load_snapshot(warehouse: Warehouse, old: Snapshot | None, new: Snapshot, aud
         by_table[(layer, table)].append((part, path))
     with warehouse.transaction():
         for (layer, table), parts in by_table.items():
-            rows = published_rows(table, [(part, path) for part, path in parts if path is not None])
+            rows = published_files(table, [(part, path) for part, path in parts if path is not None])
             whole = parts[0][0] is None
             if whole or not incremental:
                 if rows is not None:

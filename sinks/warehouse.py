@@ -30,10 +30,11 @@ from influence_pipeline.sinks.ddl import (
     insert_from_sql,
     sa_table,
 )
+from influence_pipeline.sinks.lake_files import LakeFiles, duckdb_relation
 
-#: What a load takes: a table, or a stream of batches read as the engine takes them (a table's lake files, whose
+#: What a load takes: a table, a stream of batches read as the engine takes them, or a table's lake files (whose
 #: changed partitions need not fit in memory together).
-Rows = pa.Table | pa.RecordBatchReader
+Rows = pa.Table | pa.RecordBatchReader | LakeFiles
 
 
 class IncompatibleSchemaError(RuntimeError):
@@ -155,9 +156,15 @@ class DuckDBWarehouse(_PartitionLoader):
             for statement in self._preparation(target, self._existing_columns(target.schema, target.name)):
                 self._con.execute(statement)
             self._con.execute(delete_sql)
-            self._con.register("incoming_rows", rows)
-            self._con.execute(insert_from_sql(target, "incoming_rows"))
-            self._con.unregister("incoming_rows")
+            if isinstance(rows, LakeFiles) and rows.readable_by_duckdb:
+                if (relation := duckdb_relation(self._con, rows)) is not None:
+                    relation.create_view("incoming_rows", replace=True)
+                    self._con.execute(insert_from_sql(target, "incoming_rows"))
+                    self._con.execute("DROP VIEW incoming_rows")
+            else:
+                self._con.register("incoming_rows", rows.stream() if isinstance(rows, LakeFiles) else rows)
+                self._con.execute(insert_from_sql(target, "incoming_rows"))
+                self._con.unregister("incoming_rows")
             self._prepared.add(_definition(target))
 
     def run_statements(self, statements: list[str]) -> None:
@@ -266,7 +273,7 @@ def _pieces(rows: Rows):
     if isinstance(rows, pa.Table):
         yield rows
         return
-    for batch in rows:
+    for batch in rows.stream() if isinstance(rows, LakeFiles) else rows:
         yield pa.Table.from_batches([batch])
 
 

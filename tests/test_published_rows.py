@@ -77,3 +77,24 @@ def test_both_engines_load_the_stream_and_replace_the_partitions(engine, tmp_pat
     if engine == "duckdb":  # and the file stays a readable DuckDB database
         with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
             assert con.execute("SELECT count(*) FROM quarantine.probe").fetchone() == (6,)
+
+
+@pytest.mark.parametrize("folder", ["plain", "with[glob]"])
+def test_duckdb_reads_the_lake_files_itself_and_loads_what_the_stream_loads(tmp_path, folder):
+    """DuckDB's own Parquet reader (partition value from the folder, null for a column a file predates, types
+    widened by the INSERT) loads exactly the rows and types of the Arrow stream; a path DuckDB would read as a glob
+    goes through the stream."""
+    lake = sync.published_files("probe", _files(tmp_path / folder))
+    assert lake.readable_by_duckdb is (folder == "plain")
+    loaded = {}
+    for how, rows in (("files", lake), ("stream", sync.published_rows("probe", _files(tmp_path / f"{folder}-s")))):
+        warehouse = connect_warehouse(f"duckdb:///{tmp_path / f'{how}.duckdb'}")
+        try:
+            warehouse.replace_partitions("quarantine", "probe", rows, "landing_date", [D1, D2, D3])
+            loaded[how] = (warehouse.fetch("SELECT * FROM quarantine.probe ORDER BY event_id", []),
+                           warehouse.fetch("SELECT column_name, data_type FROM information_schema.columns "
+                                           "WHERE table_name = 'probe' ORDER BY ordinal_position", []))
+        finally:
+            warehouse.close()
+    assert loaded["files"] == loaded["stream"]
+    assert [tuple(r) for r in loaded["files"][0]] == [(*row, "n" if row[0] == "f" else None) for row in EXPECTED]
