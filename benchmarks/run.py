@@ -176,18 +176,33 @@ def _landing_files(data_dir: Path, start: date, days: int, scale: float) -> None
         (landing / f".generated-{start}-{days}-{scale}").touch()
 
 
-def run_benchmark(profile: str, days: int, data_dir: Path, also: tuple[int, ...] = (), rerun_back: int = 0) -> dict:
+def _forget_ingestion(data_dir: Path, day: date) -> None:
+    """Make the next run of `day` ingest its landing files again, as its first run did: drop that day's entries
+    from the raw lake's manifest (what tells ingestion a delivery was already read)."""
+    from influence_pipeline.sources.manifest import MANIFEST_DIR
+
+    for entry in (data_dir / "lake" / "raw" / MANIFEST_DIR).glob(f"*/landing_date={day.isoformat()}.json"):
+        entry.unlink()
+
+
+def run_benchmark(profile: str, days: int, data_dir: Path, also: tuple[int, ...] = (), rerun_back: int = 0,
+                  again: bool = False) -> dict:
     """Generate `days` days at the profile's scale and run every nightly in order; time the last night and the
     nights of the days in `also` (the same history, so day 30 and day 90 compare like with like). With
-    `rerun_back`, then time a rerun of the night that many days before the last (it replays the nights after it)."""
+    `rerun_back`, then time a rerun of the night that many days before the last (it replays the nights after it).
+    With `again`, `data_dir` holds a previous run's nightlies through day `days`: only that night is run and timed
+    again, its landing files ingested anew (what a code change needs measured, without rebuilding the history)."""
     scale = PROFILES[profile]["scale"]
     start = date(2026, 11, 1)
     os.environ.update(INFLUENCE_DATA_DIR=str(data_dir), PREFECT_LOGGING_LEVEL="WARNING")
     os.environ.setdefault("INFLUENCE_PII_KEY", "benchmark-3f9a1c7e52d04b86a9e1f2c7d5b3a08e6c4f1d29b7e5a3c0")
-    _landing_files(data_dir, start, days, scale)
+    if again:
+        _forget_ingestion(data_dir, start + timedelta(days=days - 1))
+    else:
+        _landing_files(data_dir, start, days, scale)
 
     earlier = {}
-    for i in range(days - 1):
+    for i in range(0 if again else days - 1):
         if i + 1 in also:
             earlier[i + 1] = {"day": i + 1, **_in_fresh_process(_timed_night, start + timedelta(days=i))}
         else:
@@ -216,14 +231,18 @@ def main() -> None:
                         help="also time the night of this earlier day, to compare (e.g. --days 90 --also-day 30)")
     parser.add_argument("--rerun-back", type=int, default=0,
                         help="then time a rerun of the night this many days before the last (e.g. 7)")
+    parser.add_argument("--again", action="store_true",
+                        help="--data-dir holds a previous run's nights through --days: time that night again only")
     args = parser.parse_args()
+    if args.again and not args.data_dir:
+        parser.error("--again needs the --data-dir of a previous run")
     for name, value in (("DO_NOT_TRACK", "1"), ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
                         ("GX_ANALYTICS_ENABLED", "false")):
         os.environ.setdefault(name, value)
     days = args.days or PROFILES[args.profile]["days"]
     with tempfile.TemporaryDirectory() as tmp:
         result = run_benchmark(args.profile, days, args.data_dir or Path(tmp) / "data", tuple(args.also_day),
-                               args.rerun_back)
+                               args.rerun_back, args.again)
     print(f"profile {result['profile']} (scale {result['scale']}), night of day {result['day']}: "
           f"{result['rows_in']:,} raw rows in, {result['wall_seconds']} s wall, peak RSS {result['peak_rss_mib']} MiB, "
           f"validation {result['validation_share']:.0%} of wall")

@@ -35,6 +35,16 @@ def test_profile_s_writes_per_stage_time_and_memory(tmp_path):
     assert {"fct_post_engagement", "fct_account_daily", "fct_visit", "fct_attribution"} <= outputs.keys()
     assert all(o["equal"] and o["rows"] > 0 for o in outputs.values()), outputs
 
+    # --again times the last night once more on the history in place, its landing files ingested anew
+    again = tmp_path / "again.json"
+    done = subprocess.run([sys.executable, "-m", "benchmarks.run", "--profile", "S", "--json", str(again),
+                           "--data-dir", str(tmp_path / "data"), "--again"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rerun = json.loads(again.read_text())
+    assert rerun["rows_in"] == result["rows_in"] and rerun["nights_built"] == 1
+    assert {s["name"] for s in rerun["stages"]} == stages.keys()
+
 
 def test_a_stage_counts_side_by_side_tasks_once():
     from datetime import datetime, timedelta
