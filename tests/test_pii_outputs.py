@@ -106,7 +106,11 @@ def _prefect_texts(since: datetime):
     """The artifacts and flow/task run logs the Prefect server received since `since`."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterTimestamp
+    from prefect.logging.handlers import APILogWorker
 
+    # Run logs reach the server in batches from a background worker: read them once every batch is sent, or a
+    # night that ends between two batches leaves its last logs (or all of them) unread.
+    APILogWorker.drain_all(timeout=30)
     with get_client(sync_client=True) as client:
         artifacts = [a for a in client.read_artifacts() if a.created is None or a.created >= since]
         logs, offset = [], 0
