@@ -18,9 +18,13 @@ A line is decoded natively only when it is a valid JSON object that both decoder
 from __future__ import annotations
 
 import json
+import os
+import threading
+from collections import Counter
 
 import duckdb
 import numpy as np
+import orjson
 import polars as pl
 import pyarrow as pa
 
@@ -53,6 +57,13 @@ _ODD_NESTED = r"[{]|[0-9][eE][-+]?[0-9]|[0-9]{16,}\.|(?-u:\b)0\.0000|[0-9]{19,}|
 # forms both print alike: integers of up to 18 digits (past 64 bits orjson reads a float) and _PLAIN_NUMBER.
 _NUMBER_SHAPED = r"^-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?$"
 _TRUSTED_NUMBER = r"^-?(?:0|[1-9][0-9]{0,17})$|" + _PLAIN_NUMBER
+# A scalar field's text that needs the closer look of _printed_alike: an object or array, or number-shaped. One regex
+# over each value finds the few such rows; the two exact ones run only on those.
+_SUSPECT = r"^(?:[\[{]|-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?$)"
+#: lines whose top-level key lists become the query's fast path (a sample: any key list without a repeat is right)
+_KEY_SAMPLE = 1000
+_DATABASE: tuple[int, duckdb.DuckDBPyConnection] | None = None
+_DATABASE_LOCK = threading.Lock()
 
 
 def _path(keys: tuple[str, ...]) -> str:
@@ -105,20 +116,42 @@ def _printed_alike(frame: pl.DataFrame, dataset: RawDataset) -> pl.Series:
     """Per decoded row, whether every value reads as the per-line path renders it: no object or array in a scalar
     field (DuckDB's text of it skips the nested checks) and no number DuckDB may print otherwise; in a nested field,
     none of _ODD_NESTED. A string that merely looks so sends its line to the per-line path: slower, never wrong."""
+    suspect = frame.select(pl.any_horizontal(pl.lit(False), *[
+        pl.col(f.name).str.contains(_ODD_NESTED if f.nested else _SUSPECT).fill_null(False)
+        for f in dataset.fields])).to_series()
+    if not suspect.any():
+        return ~suspect
     odd = [pl.col(f.name).str.contains(_ODD_NESTED) if f.nested else
            pl.col(f.name).str.contains(r"^[\[{]")
            | (pl.col(f.name).str.contains(_NUMBER_SHAPED) & ~pl.col(f.name).str.contains(_TRUSTED_NUMBER))
            for f in dataset.fields]
-    return frame.select(~pl.any_horizontal(pl.lit(False), *[o.fill_null(False) for o in odd])).to_series()
+    alike = frame.filter(suspect).select(~pl.any_horizontal(pl.lit(False), *[o.fill_null(False) for o in odd]))
+    return (~suspect).scatter(suspect.arg_true(), alike.to_series())
 
 
-def _common_keys(con: duckdb.DuckDBPyConnection) -> list[list[str]]:
-    """The top-level key lists (in order) most common among the first lines, those without a duplicate key."""
-    lists = con.sql("""
-        SELECT k FROM (SELECT CASE WHEN json_valid(line) THEN json_keys(line) END AS k
-                       FROM (FROM lines WHERE NOT distrusted LIMIT 2000))
-        WHERE k IS NOT NULL GROUP BY k ORDER BY count(*) DESC LIMIT 8""").fetchall()
-    return [keys for (keys,) in lists if len(set(keys)) == len(keys)]
+def _common_keys(data: bytes, bounds: np.ndarray, distrusted: np.ndarray) -> list[list[str]]:
+    """The top-level key lists (in order) most common among the first trusted lines. orjson keeps one of repeated
+    keys, so a list here never repeats one, and a line that does (json_keys keeps every one) never matches it."""
+    counts: Counter = Counter()
+    for at in np.flatnonzero(~distrusted[:_KEY_SAMPLE]):
+        try:
+            record = orjson.loads(data[bounds[at]:bounds[at + 1]])
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            counts[tuple(record)] += 1
+    return [list(keys) for keys, _ in counts.most_common(8)]
+
+
+def _cursor() -> duckdb.DuckDBPyConnection:
+    """A connection of its own to this process's one in-memory database: opening a database costs some 25 ms, a
+    piece's decoding (30 a gigabyte), a cursor nothing; what a cursor registers only it sees, so threads decoding
+    pieces side by side keep their lines apart. A forked child opens its own: a database does not survive a fork."""
+    global _DATABASE
+    with _DATABASE_LOCK:
+        if _DATABASE is None or _DATABASE[0] != os.getpid():
+            _DATABASE = (os.getpid(), duckdb.connect())
+        return _DATABASE[1].cursor()
 
 
 def _line_chunks(data: bytes, raw: np.ndarray, start: int):
@@ -139,24 +172,16 @@ def _line_chunks(data: bytes, raw: np.ndarray, start: int):
         position = int(ends[-1])
 
 
-def _brackets_per_line(raw: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """How many "[" and "{" each line holds: a line with more than MAX_NESTING may nest that deep, which only the
-    per-line path measures (few lines hold more than a handful)."""
-    # "[" (0x5B) and "{" (0x7B) differ only in bit 0x20, and no other byte maps to 0x7B: one test instead of two
-    opened = [np.flatnonzero((window | 0x20) == ord("{")) + at
-              for at in range(int(bounds[0]), int(bounds[-1]), _WINDOW)
-              for window in [raw[at:min(at + _WINDOW, int(bounds[-1]))]]]
-    positions = np.concatenate(opened) if opened else np.empty(0, np.int64)
-    return np.bincount(np.searchsorted(bounds, positions, side="right") - 1, minlength=bounds.size - 1)
-
-
 def _distrusted(raw: np.ndarray, bounds: np.ndarray, lines: pa.LargeStringArray) -> np.ndarray:
     """Per line, whether DuckDB may read it otherwise than Python: long, not opening with "{" (valid JSON that does
-    is an object; leading blanks go to the per-line path), possibly nested past MAX_NESTING, or lenient JSON."""
-    # Polars runs _LENIENT several times faster than DuckDB's regexp_matches
-    lenient = pl.from_arrow(lines).str.contains(_LENIENT).fill_null(False).to_numpy()
+    is an object; leading blanks go to the per-line path), holding more "[" and "{" than MAX_NESTING (it may nest
+    that deep, which only the per-line path measures), or lenient JSON. Polars runs both regexes, side by side, several
+    times faster than DuckDB's regexp_matches."""
+    checks = pl.DataFrame({"line": pl.from_arrow(lines)}).select(
+        pl.col("line").str.contains(_LENIENT).fill_null(False).alias("lenient"),
+        (pl.col("line").str.count_matches(r"[\[{]") > MAX_NESTING).fill_null(False).alias("deep"))
     return ((np.diff(bounds) > LONG_LINE) | (raw[bounds[:-1]] != ord("{"))
-            | (_brackets_per_line(raw, bounds) > MAX_NESTING) | lenient)
+            | checks["lenient"].to_numpy() | checks["deep"].to_numpy())
 
 
 def decode_trusted(data: bytes, dataset: RawDataset, start: int = 0,
@@ -168,14 +193,14 @@ def decode_trusted(data: bytes, dataset: RawDataset, start: int = 0,
     buffer = pa.py_buffer(data)
     query = _query(dataset)
     frames, left = [], []
-    with duckdb.connect() as con:
+    with _cursor() as con:
         for bounds in _line_chunks(data, raw, start):
             count = bounds.size - 1
             numbers = np.arange(first, first + count, dtype=np.int64)
             lines = pa.LargeStringArray.from_buffers(count, pa.py_buffer(bounds), buffer)
-            con.register("lines", pa.table({"_row_number": numbers, "line": lines,
-                                            "distrusted": _distrusted(raw, bounds, lines)}))
-            good = con.sql(query, params=[_common_keys(con)]).pl()
+            distrusted = _distrusted(raw, bounds, lines)
+            con.register("lines", pa.table({"_row_number": numbers, "line": lines, "distrusted": distrusted}))
+            good = con.sql(query, params=[_common_keys(data, bounds, distrusted)]).pl()
             con.unregister("lines")
             good = good.filter(_printed_alike(good, dataset))
             frames.append(good)
