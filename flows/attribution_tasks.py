@@ -107,7 +107,7 @@ def _channel_months(w: RunWindows, ctx: RunContext, visits: pl.DataFrame, conver
         months.append(build_mart_channel_attribution(
             _month_rows(ctx, "fct_attribution", attribution, "converted_date", m.month, m.stored_conversions),
             _month_rows(ctx, "fct_conversion", conversions, "converted_date", m.month, m.stored_conversions),
-            build_nonconverting_paths(month_visits).collect().lazy(), m.month,
+            build_nonconverting_paths(month_visits).lazy(), m.month,
             ctx.rules.attribution.shapley_max_channels).collect())
     return pl.concat(months)
 

@@ -1,0 +1,77 @@
+"""build_nonconverting_paths: the month's non-converting paths, counted, equal to the plain definition (each browser's
+visits in order of start and visit id, one path per browser that never converted) on tricky months."""
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import polars as pl
+import pytest
+
+from influence_pipeline.transforms.attribution.channels import LEVELS, build_nonconverting_paths
+
+T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+def _by_definition(visits: pl.DataFrame) -> pl.DataFrame:
+    """One path string per browser, then counted: the definition, without the integer codes."""
+    per_browser = (visits.sort("anonymous_id", "visit_started_at", "visit_id")
+                   .group_by("anonymous_id", maintain_order=True)
+                   .agg(converted=(pl.col("has_signup") | pl.col("has_checkout")).any(),
+                        channel_path=LEVELS["channel"], touch_path=LEVELS["influencer_campaign"])
+                   .filter(~pl.col("converted"))
+                   .select(pl.col("channel_path", "touch_path").list.join(" > ")))
+    return per_browser.group_by("channel_path", "touch_path").agg(browsers=pl.len().cast(pl.UInt32))
+
+
+def _visit(visit_id, browser, minute, channel=None, influencer=None, campaign=None, signup=False, checkout=False):
+    return {"visit_id": visit_id, "anonymous_id": browser, "visit_started_at": T0 + timedelta(minutes=minute),
+            "channel": channel, "influencer_id": influencer, "campaign_id": campaign, "has_signup": signup,
+            "has_checkout": checkout}
+
+
+def _frame(rows) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={"visit_id": pl.String, "anonymous_id": pl.String,
+                                      "visit_started_at": pl.Datetime("us", "UTC"), "channel": pl.String,
+                                      "influencer_id": pl.String, "campaign_id": pl.String,
+                                      "has_signup": pl.Boolean, "has_checkout": pl.Boolean})
+
+
+def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select("channel_path", "touch_path", "browsers").sort("channel_path", "touch_path")
+
+
+def test_paths_are_counted_per_browser_in_order_and_converters_left_out():
+    visits = _frame([
+        _visit("v2", "b1", 30, "influencer", "INF-1", "CMP-1"), _visit("v1", "b1", 0),  # arrives out of order
+        _visit("v3", "b2", 5), _visit("v4", "b2", 40, "influencer", "INF-1", "CMP-1"),
+        _visit("v5", "b3", 0, "email"), _visit("v6", "b3", 9, "influencer", "INF-2", "CMP-2", checkout=True),
+        _visit("v7", "b4", 0), _visit("v8", "b4", 50, "influencer", "INF-1", "CMP-1"),
+    ])
+    assert _sorted(build_nonconverting_paths(visits.lazy())).to_dicts() == [
+        {"channel_path": "none > influencer", "touch_path": "none > influencer:INF-1:CMP-1", "browsers": 3}]
+
+
+def test_visits_of_one_browser_starting_at_the_same_instant_are_ordered_by_visit_id():
+    visits = _frame([_visit("v-b", "b1", 0, "influencer", "INF-1", "CMP-1"), _visit("v-a", "b1", 0, "email"),
+                     _visit("v-c", "b2", 0, "email")])
+    assert _sorted(build_nonconverting_paths(visits.lazy())).to_dicts() == [
+        {"channel_path": "email", "touch_path": "email::", "browsers": 1},
+        {"channel_path": "email > influencer", "touch_path": "email:: > influencer:INF-1:CMP-1", "browsers": 1}]
+
+
+def test_a_month_without_visits_has_no_paths():
+    assert build_nonconverting_paths(_frame([]).lazy()).height == 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_equal_to_the_definition_on_random_months(seed):
+    rng = np.random.default_rng(seed)
+    n = 3000
+    channels = [None, "influencer", "email", "paid_social", "organic"]
+    rows = [_visit(f"v{i:05d}", f"b{rng.integers(0, 700):04d}", int(rng.integers(0, 400)),  # ties on purpose
+                   channels[rng.integers(0, 5)], rng.choice([None, "INF-1", "INF-2", "INF-3"]),
+                   rng.choice([None, "CMP-1", "CMP-2"]), bool(rng.random() < 0.03), bool(rng.random() < 0.03))
+            for i in range(n)]
+    visits = _frame(rows)
+    got = _sorted(build_nonconverting_paths(visits.lazy()))
+    assert got.equals(_sorted(_by_definition(visits)))
+    assert got["browsers"].sum() == _by_definition(visits)["browsers"].sum() > 0
