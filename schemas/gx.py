@@ -97,14 +97,12 @@ def _gx_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def import_in_background() -> threading.Thread:
-    """Start importing GX on a thread of its own and return it. The import takes 2.6 s of Python that would
+def import_in_background() -> None:
+    """Start importing GX on a thread of its own. The import takes 2.6 s of Python that would
     otherwise wait until validation is recorded; started when a night begins, it runs beside ingestion and staging,
     which spend their time in Polars and DuckDB with the GIL released. Importing later waits for it to finish."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    thread = threading.Thread(target=__import__, args=("great_expectations",), name="import-gx", daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=__import__, args=("great_expectations",), name="import-gx", daemon=True).start()
 
 
 class GxValidator:

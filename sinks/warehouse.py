@@ -162,7 +162,7 @@ class DuckDBWarehouse(_PartitionLoader):
                     self._con.execute(insert_from_sql(target, "incoming_rows"))
                     self._con.execute("DROP VIEW incoming_rows")
             else:
-                self._con.register("incoming_rows", rows.stream() if isinstance(rows, LakeFiles) else rows)
+                self._con.register("incoming_rows", _arrow(rows))
                 self._con.execute(insert_from_sql(target, "incoming_rows"))
                 self._con.unregister("incoming_rows")
             self._prepared.add(_definition(target))
@@ -273,8 +273,13 @@ def _pieces(rows: Rows):
     if isinstance(rows, pa.Table):
         yield rows
         return
-    for batch in rows.stream() if isinstance(rows, LakeFiles) else rows:
+    for batch in _arrow(rows):
         yield pa.Table.from_batches([batch])
+
+
+def _arrow(rows: Rows):
+    """Rows as Arrow: lake files as a stream of their batches, anything else as it is."""
+    return rows.stream() if isinstance(rows, LakeFiles) else rows
 
 
 def connect_warehouse(url: str) -> Warehouse:
