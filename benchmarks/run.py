@@ -101,6 +101,14 @@ def stage_table(task_runs: list, samples: list[tuple[datetime, float]], rows_in:
     return sorted(stages, key=lambda s: order.index(s.name) if s.name in order else len(order))
 
 
+def slowest_tasks(task_runs: list, count: int = 15) -> list[dict]:
+    """The `count` longest task runs (name, wall seconds): which task of a stage to look at first."""
+    timed = [(run.name, (run.end_time - run.start_time).total_seconds()) for run in task_runs
+             if run.start_time and run.end_time]
+    return [{"task": name, "seconds": round(seconds, 3)}
+            for name, seconds in sorted(timed, key=lambda t: (-t[1], t[0]))[:count]]
+
+
 def _task_runs(flow_run_id: str) -> list:
     """The task runs of a nightly flow run and of its child flow runs (the nights it built)."""
     from prefect.client.orchestration import get_client
@@ -140,7 +148,8 @@ def _timed_night(ds: date) -> dict:
     return {"rows_in": rows_in, "wall_seconds": round(wall, 2), "nights_built": nights,
             "peak_rss_mib": round(max(rss for _, rss in samples), 1),
             "max_rss_mib_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "validation_share": round(validate / wall, 3), "stages": [asdict(s) for s in stages]}
+            "validation_share": round(validate / wall, 3), "stages": [asdict(s) for s in stages],
+            "slowest_tasks": slowest_tasks(runs)}
 
 
 def _untimed_night(ds: date) -> dict:

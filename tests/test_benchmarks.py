@@ -24,6 +24,9 @@ def test_profile_s_writes_per_stage_time_and_memory(tmp_path):
     assert result["rows_in"] > 0 and 0 < result["validation_share"] < 1 and result["peak_rss_mib"] > 100
     assert sum(s["seconds"] for s in stages.values()) <= result["wall_seconds"]
     assert "validate" in done.stdout and "peak RSS" in done.stdout
+    slowest = result["slowest_tasks"]
+    assert len(slowest) == 15 and [t["seconds"] for t in slowest] == sorted((t["seconds"] for t in slowest), reverse=True)
+    assert any(t["task"].startswith("build-attribution-") for t in slowest)
 
     # The hand-written DuckDB SQL the engagement and attribution stages are measured against gives their rows.
     sql_out = tmp_path / "sql.json"
