@@ -6,7 +6,8 @@ dim_influencer, the tier benchmark and dim_date; build-attribution also builds d
 (Markov, Shapley) and campaign performance. Comparing those with a SQL version of a subset would flatter the SQL, so
 this replays the same calls flows/engagement_tasks.py and flows/attribution_tasks.py make, up to the matched
 outputs only, reading the lake partitions they read. Today's staging frames, which a night has in memory, are read
-before the clock starts.
+before the clock starts. Nor does it classify captions into niches: post_niche is a tokenizer the SQL does not
+reproduce (and the comparison skips), so neither side pays for it.
 """
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def run(night: Path, ds: date, rules) -> tuple[dict[str, tuple[float, float]], d
     accounts = with_today("stg_account_daily", w.account_snapshots_first)
     fct = build_fct_post_engagement(
         with_today("stg_post_snapshots", w.snapshots_first), accounts, staged["stg_social_accounts"].lazy(),
-        staged["stg_campaigns"].lazy(), ds, rules.emv, rules.niches,
+        staged["stg_campaigns"].lazy(), ds, rules.emv, None,  # post_niche: a caption tokenizer the SQL leaves out
     ).filter(pl.col("posted_date").is_between(w.posted_first, w.posted_last)).collect()
     posts = pl.concat([history("marts", "fct_post_engagement", "posted_date", *w.older_posts), fct.lazy()],
                       how="vertical_relaxed").collect()

@@ -225,7 +225,7 @@ def run(data_dir: Path, ds: date, bench: dict, repeat: int = 3) -> dict:
             continue
         mine = con.sql(f"SELECT * FROM {output}").pl()  # a table name of ours, not a value
         theirs = published(con, night, table, column, *owned_range(output, params))
-        replay = compare(frames[output], theirs, keys, [])  # does the Polars replay rebuild what the night published?
+        replay = compare(frames[output], theirs, keys, skip)  # does the Polars replay rebuild what the night published?
         result["outputs"][output] = {"stage": file, "rows": mine.height, "not_compared": skip,
                                      **compare(mine, theirs, keys, skip), "polars_replay_equal": replay["equal"]}
     return result
