@@ -1,7 +1,7 @@
 """Nightly benchmark: generate a sample at a profile's scale, run the nightlies before day N untimed (the history a
 real night has in place), then time the night of day N stage by stage. Every night runs in a process of its own.
 
-    python -m benchmarks.run --profile S|M|L [--days N] [--also-day M] [--json OUT] [--data-dir DIR]
+    python -m benchmarks.run --profile S|M|L|XL [--days N] [--also-day M] [--json OUT] [--data-dir DIR]
 
 Stage times come from Prefect's own task runs of that flow run (nothing is re-wired here); peak memory per stage is
 the RSS of the process running the night (a fresh one, as a Prefect worker starts) sampled every 20 ms while the
@@ -28,6 +28,7 @@ PROFILES = {  # scale 1 ≈ 300 accounts, 52 k web events, ~400 orders a day
     "S": {"scale": 0.02, "days": 3},
     "M": {"scale": 1.0, "days": 14},
     "L": {"scale": 40.0, "days": 30},  # ≈ 12 k accounts, 2 M web events, 16 k orders a day
+    "XL": {"scale": 400.0, "days": 2},  # 10× L: ≈ 20 M web events (10 GB of landing files) a day
 }
 STAGES = (  # task-name prefix → reported stage
     ("ingest-", "ingest"), ("check-warehouse-", "load_warehouse"), ("check-", "validate"),
