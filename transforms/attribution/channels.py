@@ -45,7 +45,7 @@ def _texts(coded: pl.Series) -> pl.DataFrame:
     """The text of each code of a categorical series: `code`, `text`."""
     codes = coded.to_physical()
     first = pl.DataFrame({"code": codes}).with_row_index().group_by("code").agg(pl.col("index").first())
-    return first.select("code", text=coded.cast(pl.String).gather(first["index"]))
+    return first.select("code", text=coded.gather(first["index"]).cast(pl.String))  # not every row back to text
 
 
 def build_nonconverting_paths(visits: pl.LazyFrame) -> pl.DataFrame:
