@@ -57,9 +57,11 @@ _ODD_NESTED = r"[{]|[0-9][eE][-+]?[0-9]|[0-9]{16,}\.|(?-u:\b)0\.0000|[0-9]{19,}|
 # forms both print alike: integers of up to 18 digits (past 64 bits orjson reads a float) and _PLAIN_NUMBER.
 _NUMBER_SHAPED = r"^-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?$"
 _TRUSTED_NUMBER = r"^-?(?:0|[1-9][0-9]{0,17})$|" + _PLAIN_NUMBER
+# A scalar field's text that opens an object or array
+_OPENS_NESTED = r"^[\[{]"
 # A scalar field's text that needs the closer look of _printed_alike: an object or array, or number-shaped. One regex
-# over each value finds the few such rows; the two exact ones run only on those.
-_SUSPECT = r"^(?:[\[{]|-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?$)"
+# over each value finds the few such rows; the exact ones run only on those.
+_SUSPECT = _OPENS_NESTED + "|" + _NUMBER_SHAPED
 #: lines whose top-level key lists become the query's fast path (a sample: any key list without a repeat is right)
 _KEY_SAMPLE = 1000
 _DATABASE: tuple[int, duckdb.DuckDBPyConnection] | None = None
@@ -122,7 +124,7 @@ def _printed_alike(frame: pl.DataFrame, dataset: RawDataset) -> pl.Series:
     if not suspect.any():
         return ~suspect
     odd = [pl.col(f.name).str.contains(_ODD_NESTED) if f.nested else
-           pl.col(f.name).str.contains(r"^[\[{]")
+           pl.col(f.name).str.contains(_OPENS_NESTED)
            | (pl.col(f.name).str.contains(_NUMBER_SHAPED) & ~pl.col(f.name).str.contains(_TRUSTED_NUMBER))
            for f in dataset.fields]
     alike = frame.filter(suspect).select(~pl.any_horizontal(pl.lit(False), *[o.fill_null(False) for o in odd]))

@@ -43,9 +43,8 @@ def _keyed(visits: pl.LazyFrame, with_visit_id: bool) -> pl.DataFrame:
 
 def _texts(coded: pl.Series) -> pl.DataFrame:
     """The text of each code of a categorical series: `code`, `text`."""
-    codes = coded.to_physical()
-    first = pl.DataFrame({"code": codes}).with_row_index().group_by("code").agg(pl.col("index").first())
-    return first.select("code", text=coded.gather(first["index"]).cast(pl.String))  # not every row back to text
+    distinct = coded.unique()  # not every row back to text
+    return pl.DataFrame({"code": distinct.to_physical(), "text": distinct.cast(pl.String)})
 
 
 def build_nonconverting_paths(visits: pl.LazyFrame) -> pl.DataFrame:
