@@ -173,6 +173,19 @@ def test_dirty_rate_injects_malformed_lines_and_duplicates(tmp_path):
     assert bad_json > 0 and dup_lines > 0 and bad_csv > 0
 
 
+def test_web_events_written_in_chunks_are_the_bytes_of_one_pass(tmp_path, monkeypatch):
+    """Web events are formatted and dirtied chunk by chunk (an XL day does not fit in memory as one list); cutting
+    the file at other places, even mid-defect-plan, must not move a byte."""
+    import influence_pipeline.sample.web as web
+
+    generate(tmp_path / "whole", START, 2, scale=0.1, seed=7, dirty_rate=0.2)
+    monkeypatch.setattr(web, "CHUNK_LINES", 97)
+    generate(tmp_path / "cut", START, 2, scale=0.1, seed=7, dirty_rate=0.2)
+    whole = _lines(tmp_path / "whole", "web_events/events.ndjson", _days(2))
+    assert 20 * 97 < len(whole) < 500_000  # one chunk at the full size, many at 97 lines
+    assert _hashes(tmp_path / "cut") == _hashes(tmp_path / "whole")
+
+
 def test_followers_span_at_least_four_tiers(tmp_path):
     generate(tmp_path, START, 1, scale=1.0)
     d = _days(1)

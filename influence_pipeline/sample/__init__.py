@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from pathlib import Path
 
 from .common import DEFECTS, rng_for
-from .defects import SPECS, dirty_csv, dirty_ndjson
+from .defects import SPECS, dirty_csv, dirty_ndjson, dirty_ndjson_chunks
 from .io import csv_text, json_lines, ndjson_text, write_atomic
 from .shop import Shop
 from .social import Social
@@ -39,6 +39,19 @@ class _Day:
             lines = dirty_ndjson(lines, SPECS[key], self._rng(key), self.rate)
         self.counts[key] += len(lines)
         write_atomic(self._path(key), ndjson_text(lines))
+
+    def stream(self, key: str, n: int, chunks: Iterable[list[str]]) -> None:
+        """Like `lines` for a file of `n` lines given in chunks, written as they come: the same bytes."""
+        if self.rate > 0:
+            chunks = dirty_ndjson_chunks(chunks, n, SPECS[key], self._rng(key), self.rate)
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "w", encoding="utf-8", newline="\n") as out:
+                for chunk in chunks:
+                    self.counts[key] += len(chunk)
+                    out.write(ndjson_text(chunk))
+
+        write_atomic(self._path(key), write)
 
     def records(self, source: str, files: dict[str, list[dict]]) -> None:
         for name, recs in files.items():
@@ -76,7 +89,7 @@ def generate(out: Path, start: date, days: int, scale: float = 1.0, seed: int = 
             d.csv(f"youtube/{name}", header, rows)
         web.simulate(day)
         d.lines("orders/orders.ndjson", json_lines(shop.orders_records(day)))  # assigns the ids checkouts refer to
-        d.lines("web_events/events.ndjson", web.events_lines(day))
+        d.stream("web_events/events.ndjson", *web.events_lines(day))
         d.csv("signups/signups.csv", SIGNUP_HEADER, shop.signup_rows(day))
         if on_day is not None:
             on_day(day)

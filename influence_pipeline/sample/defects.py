@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -166,25 +167,38 @@ def _plan(n: int, spec: Spec, rng, rate: float):
 
 
 def dirty_ndjson(lines: list[str], spec: Spec, rng, rate: float) -> list[str]:
-    out = list(lines)
-    extra: dict[int, str] = {}
-    for i, kinds in _plan(len(lines), spec, rng, rate):
-        for kind in kinds:
-            if kind == "dup":
-                extra[i] = out[i]
-            elif kind == "malformed":
-                line = out[i]
-                out[i] = line[:int(rng.integers(len(line) // 3, len(line) - 1))]
-            else:
-                rec = json.loads(out[i])
-                present = [f for f in spec.required if f in rec]
-                if kind == "missing" and present:
-                    del rec[present[rng.integers(len(present))]]  # JSON exports drop the key outright
-                elif kind == "missing" or not _mutate(rec, kind, spec, rng):
-                    continue
-                out[i] = json.dumps(rec, separators=(",", ":"), ensure_ascii=False)
-            break
-    return [x for i, line in enumerate(out) for x in ((line, extra[i]) if i in extra else (line,))]
+    return [line for chunk in dirty_ndjson_chunks([lines], len(lines), spec, rng, rate) for line in chunk]
+
+
+def dirty_ndjson_chunks(chunks: Iterable[list[str]], n: int, spec: Spec, rng, rate: float) -> Iterator[list[str]]:
+    """A file of `n` lines given as consecutive chunks → its chunks with defects injected: the same lines, drawn from
+    `rng` in the same order, however the file is cut."""
+    plan = _plan(n, spec, rng, rate)
+    due = next(plan, None)  # draws the whole plan's rows first, as one pass over the file did
+    start = 0
+    for chunk in chunks:
+        out = list(chunk)
+        extra: dict[int, str] = {}
+        while due is not None and due[0] < start + len(out):
+            i, kinds = due[0] - start, due[1]
+            for kind in kinds:
+                if kind == "dup":
+                    extra[i] = out[i]
+                elif kind == "malformed":
+                    line = out[i]
+                    out[i] = line[:int(rng.integers(len(line) // 3, len(line) - 1))]
+                else:
+                    rec = json.loads(out[i])
+                    present = [f for f in spec.required if f in rec]
+                    if kind == "missing" and present:
+                        del rec[present[rng.integers(len(present))]]  # JSON exports drop the key outright
+                    elif kind == "missing" or not _mutate(rec, kind, spec, rng):
+                        continue
+                    out[i] = json.dumps(rec, separators=(",", ":"), ensure_ascii=False)
+                break
+            due = next(plan, None)
+        start += len(out)
+        yield [x for i, line in enumerate(out) for x in ((line, extra[i]) if i in extra else (line,))]
 
 
 def dirty_csv(header: list[str], rows: list[list], spec: Spec, rng, rate: float) -> list[list[str]]:

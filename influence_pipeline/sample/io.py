@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from influence_pipeline import atomic
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary name in the same folder, then rename, so readers never see half a file."""
+def write_atomic(path: Path, text: str | Callable[[Path], None]) -> None:
+    """Write `text` (or let a writer fill the temporary) under a temporary name, then rename, so readers never see
+    half a file."""
     atomic.write_atomic(path, text, fsync=False)
 
 

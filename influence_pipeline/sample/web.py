@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date, timedelta
 
 import numpy as np
 
 from . import pools
-from .common import DAY, SHOP, WEB, WEB_HOURS, WEEKDAY_WEB, epoch, iso_ms_z, rng_for, slug, uuid_strings, uuids
+from .common import DAY, SHOP, WEB, WEB_HOURS, WEEKDAY_WEB, epoch, iso_ms_z, rng_for, slug, uuid_strings
 from .shop import Shop
 from .social import Social
 from .world import World
@@ -23,6 +24,7 @@ WARMUP = 10  # journeys started before the first landing day still spill events 
 MS = 1000
 ETYPES = ("page_view", "signup", "checkout")
 FIELDS = ("t", "hi", "lo", "etype", "url", "ref", "ua", "ip", "extra", "seq")
+CHUNK_LINES = 500_000  # web event lines formatted and written at a time
 
 
 class UrlPool:
@@ -211,21 +213,29 @@ class Web:
              self.social_ref[soc]], 0)
         return url, ref
 
-    def events_lines(self, day: date) -> list[str]:
+    def events_lines(self, day: date) -> tuple[int, Iterator[list[str]]]:
+        """The day's web events as NDJSON lines: how many, and the lines in chunks of CHUNK_LINES. A profile-XL day
+        holds 20 M events; built as one list of strings, it took more memory than the machine's 24 GB."""
         chunks = self.buckets.pop(day, [])
         if not chunks:
-            return []
+            return 0, iter(())
         ev = {k: np.concatenate([c[k] for c in chunks]) for k in FIELDS}
         order = np.lexsort((ev["seq"], ev["t"]))
         ev = {k: v[order] for k, v in ev.items()}
         n = len(order)
-        ids = uuids(rng_for(self.seed, WEB, day.toordinal(), 1), n)
-        at = iso_ms_z(ev["t"])
-        anon = uuid_strings(ev["hi"], ev["lo"])
+        rng = rng_for(self.seed, WEB, day.toordinal(), 1)
+        id_hi = rng.integers(0, 2**64, n, dtype=np.uint64)  # as uuids() draws them
+        id_lo = rng.integers(0, 2**64, n, dtype=np.uint64)
+        return n, (self._lines(ev, id_hi, id_lo, slice(s, s + CHUNK_LINES)) for s in range(0, n, CHUNK_LINES))
+
+    def _lines(self, ev: dict[str, np.ndarray], id_hi: np.ndarray, id_lo: np.ndarray, part: slice) -> list[str]:
+        ids = uuid_strings(id_hi[part], id_lo[part])
+        at = iso_ms_z(ev["t"][part])
+        anon = uuid_strings(ev["hi"][part], ev["lo"][part])
         uj, uaj, ips, shop = self.urls.json, self.ua_json, self.ips, self.shop
         out = []
-        for i, (e, u, r, a, ip, x) in enumerate(zip(ev["etype"].tolist(), ev["url"].tolist(), ev["ref"].tolist(),
-                                                    ev["ua"].tolist(), ev["ip"].tolist(), ev["extra"].tolist())):
+        for i, (e, u, r, a, ip, x) in enumerate(zip(*(ev[k][part].tolist()
+                                                      for k in ("etype", "url", "ref", "ua", "ip", "extra")))):
             line = (f'{{"event_id":"{ids[i]}","event_at":"{at[i]}","anonymous_id":"{anon[i]}",'
                     f'"event_type":"{ETYPES[e]}","page_url":{uj[u]},"referrer":{uj[r]},"user_agent":{uaj[a]},'
                     f'"ip":"{ips[ip]}"')
