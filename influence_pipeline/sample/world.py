@@ -174,6 +174,12 @@ def _campaigns(rng: np.random.Generator, w: World) -> None:
     starts = sorted(int(x) for x in rng.integers(-35, max(w.days - 2, 1), n))
     names: set[str] = set()
     codes: set[str] = set()
+    # each influencer's accounts, in account order: scanning every account per member was quadratic (profile XL:
+    # 29 k members × 100 k accounts)
+    owned: dict[int, list[int]] = {}
+    for a, account in enumerate(w.accounts):
+        owned.setdefault(account.inf, []).append(a)
+    niche = np.array([i.niche for i in w.influencers])
     for ci, off in enumerate(starts):
         b = int(rng.integers(len(pools.BRANDS)))
         brand, niches, _ = pools.BRANDS[b]
@@ -182,18 +188,19 @@ def _campaigns(rng: np.random.Generator, w: World) -> None:
         name = _unique(f"{brand} {theme} {st.year}", names, " #")
         end = st + timedelta(days=7 * int(rng.integers(2, 9)) - 1)
         c = Campaign(f"CMP-{ci + 1:03d}", name, slug(name), b, st, end, st - timedelta(days=int(rng.integers(3, 15))))
-        weight = np.array([3.0 if i.niche in niches else 1.0 for i in w.influencers])
+        weight = np.where(np.isin(niche, list(niches)), 3.0, 1.0)
         size = int(np.clip(2 + rng.poisson(5), 2, min(12, n_inf)))
         for k in sorted(rng.choice(n_inf, size=size, replace=False, p=weight / weight.sum()).tolist()):
             c.members.append(len(w.members))
-            w.members.append(_member(rng, w, ci, c, k, codes))
+            w.members.append(_member(rng, w, ci, c, k, codes, owned[k]))
         w.campaigns.append(c)
 
 
-def _member(rng: np.random.Generator, w: World, ci: int, c: Campaign, k: int, codes: set[str]) -> Member:
-    """The deal for influencer `k`; the tracking link and code go with their biggest (Instagram-leaning) account."""
+def _member(rng: np.random.Generator, w: World, ci: int, c: Campaign, k: int, codes: set[str],
+            accs: list[int]) -> Member:
+    """The deal for influencer `k` (whose accounts are `accs`); the tracking link and code go with their biggest
+    (Instagram-leaning) account."""
     inf = w.influencers[k]
-    accs = [a for a in range(len(w.accounts)) if w.accounts[a].inf == k]
     acc = max(accs, key=lambda a: w.accounts[a].followers * (1.3 if w.accounts[a].platform == "instagram" else 1))
     a = w.accounts[acc]
     fx = pools.FX[inf.currency]
