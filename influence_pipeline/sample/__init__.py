@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from .common import DEFECTS, rng_for
-from .defects import SPECS, dirty_csv, dirty_ndjson, dirty_ndjson_chunks
+from .defects import SPECS, dirty_csv, dirty_ndjson_chunks
 from .io import csv_text, json_lines, ndjson_text, write_atomic
 from .shop import Shop
 from .social import Social
@@ -35,13 +35,10 @@ class _Day:
         return rng_for(self.seed, DEFECTS, FILES.index(key), self.day.toordinal())
 
     def lines(self, key: str, lines: list[str]) -> None:
-        if self.rate > 0:
-            lines = dirty_ndjson(lines, SPECS[key], self._rng(key), self.rate)
-        self.counts[key] += len(lines)
-        write_atomic(self._path(key), ndjson_text(lines))
+        self.stream(key, len(lines), [lines])
 
     def stream(self, key: str, n: int, chunks: Iterable[list[str]]) -> None:
-        """Like `lines` for a file of `n` lines given in chunks, written as they come: the same bytes."""
+        """Write a file of `n` lines given as consecutive chunks, defects injected, each chunk as it comes."""
         if self.rate > 0:
             chunks = dirty_ndjson_chunks(chunks, n, SPECS[key], self._rng(key), self.rate)
 

@@ -50,7 +50,12 @@ def iso_ms_z(ms: np.ndarray) -> list[str]:
 
 
 def uuids(rng: np.random.Generator, n: int) -> list[str]:
-    return uuid_strings(rng.integers(0, 2**64, n, dtype=np.uint64), rng.integers(0, 2**64, n, dtype=np.uint64))
+    return uuid_strings(*uuid_bits(rng, n))
+
+
+def uuid_bits(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The two 64-bit halves of `n` random UUIDs, for formatting part by part with uuid_strings."""
+    return rng.integers(0, 2**64, n, dtype=np.uint64), rng.integers(0, 2**64, n, dtype=np.uint64)
 
 
 def uuid_strings(hi: np.ndarray, lo: np.ndarray) -> list[str]:

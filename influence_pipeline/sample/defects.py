@@ -166,10 +166,6 @@ def _plan(n: int, spec: Spec, rng, rate: float):
         yield i, [kinds[k] for k in rng.permutation(len(kinds))]
 
 
-def dirty_ndjson(lines: list[str], spec: Spec, rng, rate: float) -> list[str]:
-    return [line for chunk in dirty_ndjson_chunks([lines], len(lines), spec, rng, rate) for line in chunk]
-
-
 def dirty_ndjson_chunks(chunks: Iterable[list[str]], n: int, spec: Spec, rng, rate: float) -> Iterator[list[str]]:
     """A file of `n` lines given as consecutive chunks → its chunks with defects injected: the same lines, drawn from
     `rng` in the same order, however the file is cut."""

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from . import pools
-from .common import DAY, SHOP, WEB, WEB_HOURS, WEEKDAY_WEB, epoch, iso_ms_z, rng_for, slug, uuid_strings
+from .common import DAY, SHOP, WEB, WEB_HOURS, WEEKDAY_WEB, epoch, iso_ms_z, rng_for, slug, uuid_bits, uuid_strings
 from .shop import Shop
 from .social import Social
 from .world import World
@@ -223,9 +223,7 @@ class Web:
         order = np.lexsort((ev["seq"], ev["t"]))
         ev = {k: v[order] for k, v in ev.items()}
         n = len(order)
-        rng = rng_for(self.seed, WEB, day.toordinal(), 1)
-        id_hi = rng.integers(0, 2**64, n, dtype=np.uint64)  # as uuids() draws them
-        id_lo = rng.integers(0, 2**64, n, dtype=np.uint64)
+        id_hi, id_lo = uuid_bits(rng_for(self.seed, WEB, day.toordinal(), 1), n)
         return n, (self._lines(ev, id_hi, id_lo, slice(s, s + CHUNK_LINES)) for s in range(0, n, CHUNK_LINES))
 
     def _lines(self, ev: dict[str, np.ndarray], id_hi: np.ndarray, id_lo: np.ndarray, part: slice) -> list[str]:
