@@ -55,6 +55,7 @@ class Shop:
         self.created: dict[date, list[int]] = {}
         self.refunded: dict[date, list[int]] = {}
         self.signups: dict[date, list[tuple]] = {}
+        self._valid: dict[date, list[int]] = {}
         self.next_id, self.next_name, self.next_customer = 5_712_300_000_000, 1001, 7_401_200_000_000
         self.next_refund, self.next_signup = 912_300_000_000, 1
 
@@ -89,7 +90,10 @@ class Shop:
             self.signups.setdefault(date(1970, 1, 1) + timedelta(days=t // (DAY * MS)), []).append((t, p, a, u, *extra))
 
     def _valid_codes(self, day: date) -> list[int]:
-        return [i for i, m in enumerate(self.w.members) if m.valid_from <= day <= m.valid_to]
+        # Asked once per word-of-mouth checkout; a scan of every member each time dominated profile XL's generation.
+        if day not in self._valid:
+            self._valid[day] = [i for i, m in enumerate(self.w.members) if m.valid_from <= day <= m.valid_to]
+        return self._valid[day]
 
     def _code(self, rng, mi: int) -> tuple[str, float, str]:
         m = self.w.members[mi]

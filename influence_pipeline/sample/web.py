@@ -189,9 +189,12 @@ class Web:
         self.seq += m
         ev_day = ev["t"] // (DAY * MS)
         for d in np.unique(ev_day).tolist():
+            at = date(1970, 1, 1) + timedelta(days=d)
+            # Warm-up days are never written; kept, ten of them held ~16 GB at profile XL.
+            if at < self.w.start:
+                continue
             sel = ev_day == d
-            self.buckets.setdefault(date(1970, 1, 1) + timedelta(days=d), []).append(
-                {k2: v[sel] for k2, v in ev.items()})
+            self.buckets.setdefault(at, []).append({k2: v[sel] for k2, v in ev.items()})
 
     def _landing(self, rng: np.random.Generator, ch: np.ndarray, link: np.ndarray, sday: np.ndarray, S: int):
         """Landing URL and referrer of each session, by channel."""
