@@ -31,12 +31,20 @@ def _path_frame(converting: pl.LazyFrame, nonconverting: pl.LazyFrame, column: s
             .sort("path").select(pl.col("path").str.split(" > "), "conversions", "value", "nulls").collect())
 
 
-def _keyed(visits: pl.LazyFrame, with_visit_id: bool) -> pl.DataFrame:
-    """Per visit: its browser, start, whether it converted, and its channel and touch as integer codes (text per code
-    in `_texts`)."""
+# A browser is keyed by a 64-bit hash of its id: sorting 20 M integers is cheap, and a dense rank of the strings
+# (the exact key) cost more than the rest of the count together. A second, independent hash travels with each visit;
+# two browsers sharing the first hash (odds ~1e-5 in a profile-L month) show as one key with two second hashes, and
+# the month is counted again on the exact key.
+_HASHED = pl.col("anonymous_id").hash(seed=0)
+_EXACT = pl.col("anonymous_id").rank("dense")
+
+
+def _keyed(visits: pl.LazyFrame, browser: pl.Expr, with_visit_id: bool) -> pl.DataFrame:
+    """Per visit: its browser key, a check hash of its browser, its start, whether it converted, and its channel and
+    touch as integer codes (text per code in `_texts`)."""
     return visits.select(
-        browser=pl.col("anonymous_id").rank("dense"), at="visit_started_at", *(["visit_id"] if with_visit_id else []),
-        converted=pl.col("has_signup") | pl.col("has_checkout"),
+        browser=browser, check=pl.col("anonymous_id").hash(seed=1), at="visit_started_at",
+        *(["visit_id"] if with_visit_id else []), converted=pl.col("has_signup") | pl.col("has_checkout"),
         channel=LEVELS["channel"].cast(pl.Categorical), touch=LEVELS["influencer_campaign"].cast(pl.Categorical),
     ).collect()
 
@@ -47,6 +55,39 @@ def _texts(coded: pl.Series) -> pl.DataFrame:
     return pl.DataFrame({"code": distinct.to_physical(), "text": distinct.cast(pl.String)})
 
 
+def _count(visits: pl.LazyFrame, browser: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The keyed visits, and one row per distinct pair of coded paths: `browsers` that never converted, and
+    `collided`, whether a browser key on it stood for more than one browser."""
+    keyed = _keyed(visits, browser, with_visit_id=False)
+    ordered = keyed.sort("browser", "at")
+    if ordered.select(((pl.col("browser") == pl.col("browser").shift())
+                       & (pl.col("at") == pl.col("at").shift())).any()).item():
+        # two visits of one browser starting at the same instant (rare): their visit ids order them
+        keyed = _keyed(visits, browser, with_visit_id=True)
+        ordered = keyed.sort("browser", "at", "visit_id")
+    counted = (ordered.lazy().group_by("browser", maintain_order=True)
+               .agg(converted=pl.col("converted").any(), collided=pl.col("check").min() != pl.col("check").max(),
+                    channel=pl.col("channel").to_physical(), touch=pl.col("touch").to_physical())
+               .filter(~pl.col("converted") | pl.col("collided"))
+               .group_by("channel", "touch").agg(browsers=(~pl.col("converted")).sum().cast(pl.UInt32),
+                                                 collided=pl.col("collided").any())
+               .collect())
+    return keyed, counted
+
+
+def _counted_paths(visits: pl.LazyFrame, browser: pl.Expr) -> pl.DataFrame:
+    keyed, counted = _count(visits, browser)
+    if counted["collided"].any():
+        keyed, counted = _count(visits, _EXACT)
+    counted = counted.filter(pl.col("browsers") > 0).drop("collided").with_row_index("path")
+    for level, column in (("channel", "channel_path"), ("touch", "touch_path")):
+        steps = (counted.select("path", level).explode(level)
+                 .join(_texts(keyed[level]), left_on=level, right_on="code", how="left", maintain_order="left"))
+        joined = steps.group_by("path", maintain_order=True).agg(pl.col("text").str.join(" > ").alias(column))
+        counted = counted.join(joined, on="path", maintain_order="left")
+    return counted.select("channel_path", "touch_path", "browsers")
+
+
 def build_nonconverting_paths(visits: pl.LazyFrame) -> pl.DataFrame:
     """fct_visit rows of a month → its non-converting paths, counted: one row per distinct pair of paths (`channel_path`,
     `touch_path`, steps joined by " > ") with `browsers`, how many browsers took it and neither signed up nor checked
@@ -54,25 +95,7 @@ def build_nonconverting_paths(visits: pl.LazyFrame) -> pl.DataFrame:
     cannot tell them apart."""
     # A profile-L month holds some 20 M visits. Browsers, channels and touches are sorted and grouped as integers and
     # only distinct paths become text: a string path per browser cost a third more time and memory.
-    keyed = _keyed(visits, with_visit_id=False)
-    ordered = keyed.sort("browser", "at")
-    if ordered.select(((pl.col("browser") == pl.col("browser").shift())
-                       & (pl.col("at") == pl.col("at").shift())).any()).item():
-        # two visits of one browser starting at the same instant (rare): their visit ids order them
-        keyed = _keyed(visits, with_visit_id=True)
-        ordered = keyed.sort("browser", "at", "visit_id")
-    counted = (ordered.lazy().group_by("browser", maintain_order=True)
-               .agg(converted=pl.col("converted").any(), channel=pl.col("channel").to_physical(),
-                    touch=pl.col("touch").to_physical())
-               .filter(~pl.col("converted"))
-               .group_by("channel", "touch").agg(browsers=pl.len())
-               .collect().with_row_index("path"))
-    for level, column in (("channel", "channel_path"), ("touch", "touch_path")):
-        steps = (counted.select("path", level).explode(level)
-                 .join(_texts(keyed[level]), left_on=level, right_on="code", how="left", maintain_order="left"))
-        joined = steps.group_by("path", maintain_order=True).agg(pl.col("text").str.join(" > ").alias(column))
-        counted = counted.join(joined, on="path", maintain_order="left")
-    return counted.select("channel_path", "touch_path", "browsers")
+    return _counted_paths(visits, _HASHED)
 
 
 def build_mart_channel_attribution(attribution: pl.LazyFrame, conversions: pl.LazyFrame,
