@@ -79,7 +79,8 @@ def sessionize(events: pl.LazyFrame, timeout_minutes: int, browser: str = "anony
     browser_first = pl.when(pl.col("_new_browser")).then(pl.col("visit_seq")).forward_fill()
     return (ordered.with_columns(_new_browser=new_browser)
             .with_columns(_timed_out=timed_out)
-            .with_columns(visit_seq=(pl.col("_timed_out") | new_campaign).cum_sum().cast(pl.UInt32))
+            # a running count never decreases: flagged sorted, grouping by it takes a third of the time
+            .with_columns(visit_seq=(pl.col("_timed_out") | new_campaign).cum_sum().cast(pl.UInt32).set_sorted())
             .with_columns(visit_number=(pl.col("visit_seq") - browser_first + 1))
             .drop("_timed_out", "_new_browser"))
 
