@@ -55,16 +55,18 @@ def _texts(coded: pl.Series) -> pl.DataFrame:
     return pl.DataFrame({"code": distinct.to_physical(), "text": distinct.cast(pl.String)})
 
 
-def _count(visits: pl.LazyFrame, browser: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The keyed visits, and one row per distinct pair of coded paths: `browsers` that never converted, and
-    `collided`, whether a browser key on it stood for more than one browser."""
+def _count(visits: pl.LazyFrame, browser: pl.Expr) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+    """The text of each channel and touch code, and one row per distinct pair of coded paths: `browsers` that never
+    converted, and `collided`, whether a browser key on it stood for more than one browser."""
     keyed = _keyed(visits, browser, with_visit_id=False)
     ordered = keyed.sort("browser", "at")
+    # Only the sorted copy is needed from here: the month's visits are held once, not twice, while grouped.
+    del keyed
     if ordered.select(((pl.col("browser") == pl.col("browser").shift())
                        & (pl.col("at") == pl.col("at").shift())).any()).item():
         # two visits of one browser starting at the same instant (rare): their visit ids order them
-        keyed = _keyed(visits, browser, with_visit_id=True)
-        ordered = keyed.sort("browser", "at", "visit_id")
+        ordered = _keyed(visits, browser, with_visit_id=True).sort("browser", "at", "visit_id")
+    texts = {level: _texts(ordered[level]) for level in ("channel", "touch")}
     counted = (ordered.lazy().group_by("browser", maintain_order=True)
                .agg(converted=pl.col("converted").any(), collided=pl.col("check").min() != pl.col("check").max(),
                     channel=pl.col("channel").to_physical(), touch=pl.col("touch").to_physical())
@@ -72,17 +74,17 @@ def _count(visits: pl.LazyFrame, browser: pl.Expr) -> tuple[pl.DataFrame, pl.Dat
                .group_by("channel", "touch").agg(browsers=(~pl.col("converted")).sum().cast(pl.UInt32),
                                                  collided=pl.col("collided").any())
                .collect())
-    return keyed, counted
+    return texts, counted
 
 
 def _counted_paths(visits: pl.LazyFrame, browser: pl.Expr) -> pl.DataFrame:
-    keyed, counted = _count(visits, browser)
+    texts, counted = _count(visits, browser)
     if counted["collided"].any():
-        keyed, counted = _count(visits, _EXACT)
+        texts, counted = _count(visits, _EXACT)
     counted = counted.filter(pl.col("browsers") > 0).drop("collided").with_row_index("path")
     for level, column in (("channel", "channel_path"), ("touch", "touch_path")):
         steps = (counted.select("path", level).explode(level)
-                 .join(_texts(keyed[level]), left_on=level, right_on="code", how="left", maintain_order="left"))
+                 .join(texts[level], left_on=level, right_on="code", how="left", maintain_order="left"))
         joined = steps.group_by("path", maintain_order=True).agg(pl.col("text").str.join(" > ").alias(column))
         counted = counted.join(joined, on="path", maintain_order="left")
     return counted.select("channel_path", "touch_path", "browsers")
