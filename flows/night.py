@@ -80,8 +80,9 @@ def _outcomes(ingested: dict, checks: dict, clean_rows: dict[str, int], validati
 
 def _without_clean_rows(checks: dict[str, BatchCheck]) -> dict[str, BatchCheck]:
     """The checks with their clean raw rows dropped: once staged they are not needed again, and at scale they are
-    gigabytes the marts could use (2 M web events a day)."""
-    return {name: replace(check, split=replace(check.split, clean=check.split.clean.clear()))
+    gigabytes the marts could use (2 M web events a day; a query over the batch holds the batch)."""
+    # an empty frame of the same schema: LazyFrame.clear() is `limit(0)` over the batch, which would keep it
+    return {name: replace(check, split=replace(check.split, clean=pl.DataFrame(schema=check.split.clean.collect_schema())))
             for name, check in checks.items()}
 
 
@@ -128,7 +129,7 @@ def night(ds: date, base_id: str | None = None) -> tuple[RunSummary, Snapshot, p
         clean = {name: check.split.clean for name, check in checks.items()}
         staged = run_all(runner, stage, {m.name: dict(model=m.name, ds=ds, clean={n: clean[n] for n in m.inputs})
                                          for m in STAGING_MODELS})
-    clean_rows = {name: frame.height for name, frame in clean.items()}
+    clean_rows = {name: check.split.clean_rows for name, check in checks.items()}
     del clean
     checks = _without_clean_rows(checks)
     with building(root, ds, base) as tables:

@@ -29,6 +29,6 @@ def validate_landing(ds: date) -> tuple[RunValidation, dict[str, tuple[int, int]
         for dataset in DATASETS:
             ingest(dataset.name, ds, ctx)
         checks = {d.name: check_raw(d.name, ds, ctx) for d in DATASETS}
-        rows = {name: (c.split.clean.height + c.split.quarantined.height, c.split.quarantined.height)
+        rows = {name: (c.split.clean_rows + c.split.quarantined.height, c.split.quarantined.height)
                 for name, c in checks.items()}
         return record_validation(ds, ctx, checks, {}), rows

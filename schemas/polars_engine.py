@@ -15,6 +15,7 @@ import polars as pl
 from influence_pipeline.schemas.row_rules import Rule
 
 ROW_COUNT_TYPES = {"ExpectTableRowCountToEqual", "ExpectTableRowCountToBeBetween"}
+UNIQUE_TYPES = {"ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique"}
 
 
 def _resolve(value: Any, parameters: dict[str, Any]) -> Any:
@@ -51,12 +52,20 @@ def _unexpected(rule: Rule) -> pl.Expr:
     raise ValueError(f"rule {rule.id}: the Polars engine does not know {rule.gx_type}")
 
 
-def _considered(rule: Rule) -> pl.Expr:
-    """The rows a rule looks at: all of them, or those its row condition selects."""
+def _considered(rule: Rule) -> pl.Expr | None:
+    """The rows a rule looks at: those its row condition selects, or (None) all of them."""
     condition = rule.gx_kwargs.get("row_condition")
     if isinstance(condition, dict) and "$NOT_NULL" in condition:
         return pl.col(condition["$NOT_NULL"]).is_not_null()
-    return pl.repeat(True, pl.len())
+    return None
+
+
+def _counts(rule: Rule, i: int) -> list[pl.Expr]:
+    """`u<i>`, the unexpected rows, and `n<i>`, the rows considered."""
+    considered = _considered(rule)
+    if considered is None:
+        return [_unexpected(rule).sum().alias(f"u{i}"), pl.len().alias(f"n{i}")]
+    return [(_unexpected(rule) & considered).sum().alias(f"u{i}"), considered.sum().alias(f"n{i}")]
 
 
 def _row_count_ok(rule: Rule, rows: int) -> bool:
@@ -68,19 +77,26 @@ def _row_count_ok(rule: Rule, rows: int) -> bool:
             and (high is None or (rows < high if kwargs.get("strict_max") else rows <= high)))
 
 
-def evaluate(frame: pl.DataFrame, rules: list[Rule]) -> list[dict[str, Any]]:
-    """Per rule, in order: {success, unexpected_count, element_count, observed_value} as GX reports them — one pass
-    over `frame` for all the rules."""
+def evaluate(frame: pl.DataFrame | pl.LazyFrame, rules: list[Rule]) -> list[dict[str, Any]]:
+    """Per rule, in order: {success, unexpected_count, element_count, observed_value} as GX reports them. The
+    rules that compare values row by row take one streaming pass over `frame`, so a LazyFrame (a day's raw batch
+    as a query) is never held whole; a uniqueness rule collects only its key columns."""
+    lazy = frame.lazy()
     column_rules = [(i, r) for i, r in enumerate(rules) if r.gx_type not in ROW_COUNT_TYPES]
-    counts = frame.select(
-        *[(_unexpected(r) & _considered(r)).sum().alias(f"u{i}") for i, r in column_rules],
-        *[_considered(r).sum().alias(f"n{i}") for i, r in column_rules],
-    ).row(0, named=True) if column_rules else {}
+    by_row = [(i, r) for i, r in column_rules if r.gx_type not in UNIQUE_TYPES]
+    counts = lazy.select(*[e for i, r in by_row for e in _counts(r, i)], pl.len().alias("rows")
+                         ).collect(engine="streaming").row(0, named=True)
+    for i, rule in column_rules:
+        if rule.gx_type in UNIQUE_TYPES:
+            kwargs = rule.gx_kwargs
+            keys = lazy.select(kwargs.get("column_list") or [kwargs["column"]]).collect(engine="streaming")
+            counts |= keys.select(_counts(rule, i)).row(0, named=True)
+    rows = counts["rows"]
     outcomes = []
     for i, rule in enumerate(rules):
         if rule.gx_type in ROW_COUNT_TYPES:
-            outcomes.append({"success": _row_count_ok(rule, frame.height), "unexpected_count": None,
-                             "element_count": None, "observed_value": frame.height})
+            outcomes.append({"success": _row_count_ok(rule, rows), "unexpected_count": None,
+                             "element_count": None, "observed_value": rows})
         else:
             unexpected = int(counts[f"u{i}"])
             outcomes.append({"success": unexpected == 0, "unexpected_count": unexpected,

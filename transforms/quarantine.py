@@ -2,6 +2,10 @@
 
 Pure Polars: a raw frame and rules in, frames out. Every input row leaves in exactly one of the two outputs, so a
 run can prove rows in = rows published + rows quarantined.
+
+A raw batch may come as a LazyFrame (a day of 20 M web events is a 9 GiB frame of text): the rules are then evaluated
+in streaming passes that keep only narrow results (the failing rows, the keys), and the clean rows stay a lazy query
+for staging to stream, so the batch is never held whole, let alone twice.
 """
 from __future__ import annotations
 
@@ -49,23 +53,28 @@ def _typed(prop) -> pl.Expr:
     return cast(pl.col(raw_column(prop))).alias(typed_column(prop))
 
 
+STREAMING = "streaming"
+
+
 @dataclass
 class SplitResult:
-    clean: pl.DataFrame  # the raw rows that passed, original values but informational ones that broke a rule: null
+    # the raw rows that passed, original values but informational ones that broke a rule: null (a LazyFrame when the
+    # batch came as one: see `split_batch`)
+    clean: pl.DataFrame | pl.LazyFrame
     quarantined: pl.DataFrame  # the raw rows that did not: original values (NUL escaped), rule_id, failed_rules, reason
     rule_counts: dict[str, int] = field(default_factory=dict)  # rows breaking each rule (a row may break several)
     nulled: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=NULLED_SCHEMA))  # see NULLED_SCHEMA
+    clean_rows: int = 0  # rows in `clean`, counted without collecting it
 
 
-def validation_frame(raw: pl.DataFrame, contract: Contract) -> pl.DataFrame:
-    """The frame both engines check: the contract's columns trimmed (blank = missing), plus a typed twin
+def validation_frame(raw: pl.DataFrame | pl.LazyFrame, contract: Contract) -> pl.LazyFrame:
+    """The frame both engines check, as a query: the contract's columns trimmed (blank = missing), plus a typed twin
     (`<column>__value`) of each non-text column, cast as staging will cast it. Unparseable lines are left out: they
     are quarantined on their parse error alone."""
     columns = [raw_column(p) for p in contract.properties]
     return (raw.lazy().filter(pl.col("_parse_error").is_null())
             .select(*[blank_to_null(pl.col(c)).alias(c) for c in columns], "_row_number")
-            .with_columns([_typed(p) for p in contract.properties if needs_typed(p)])
-            .collect())
+            .with_columns([_typed(p) for p in contract.properties if needs_typed(p)]))
 
 
 def storable(frame: pl.DataFrame) -> pl.DataFrame:
@@ -79,13 +88,15 @@ def _dedupe_order(contract: Contract) -> list[pl.Expr]:
     return [to_utc(pl.col(raw_column(contract.prop(c)))) for c in contract.dedupe_latest_by]
 
 
-def split_batch(raw: pl.DataFrame, contract: Contract, rules: list[Rule],
-                checked: pl.DataFrame | None = None) -> SplitResult:
+def split_batch(raw: pl.DataFrame | pl.LazyFrame, contract: Contract, rules: list[Rule],
+                checked: pl.LazyFrame | None = None) -> SplitResult:
     """Apply `rules` (row-level) to `raw`; then, among the rows that passed, keep one row per primary key — the latest
     by the contract's `dedupeLatestBy`, ties to the later line — and quarantine the superseded ones. `checked` is
-    `raw`'s validation frame when the caller has built it already."""
+    `raw`'s validation frame when the caller has built it already. A DataFrame batch gets its clean rows as a
+    DataFrame in line order; a LazyFrame batch gets them as a LazyFrame (in the batch's order), never collected here."""
     dataset = contract.name
-    checked = validation_frame(raw, contract) if checked is None else checked
+    lazy = raw.lazy()
+    checked = validation_frame(lazy, contract) if checked is None else checked
     flags = _flags(checked, rules)
     counts = {rule.id: int(flags[f"__fail{i}"].sum()) for i, rule in enumerate(rules)}
     # Rules on informational columns null a value instead of quarantining its row.
@@ -102,27 +113,35 @@ def split_batch(raw: pl.DataFrame, contract: Contract, rules: list[Rule],
     verdicts = flagged.select("_row_number", failed.alias("__failed"), reasons.alias("__reasons"))
 
     parse_id = f"{dataset}.parse"
-    bad_parse = raw.filter(pl.col("_parse_error").is_not_null()).with_columns(
+    parse_ok = pl.col("_parse_error").is_null()
+    bad_parse = lazy.filter(~parse_ok).with_columns(
         rule_id=pl.lit(parse_id), failed_rules=pl.lit(parse_id),
-        reason=pl.concat_str([pl.lit("line "), pl.col("_row_number").cast(pl.String), pl.lit(": "), pl.col("_parse_error")]))
-    bad_rules = raw.join(verdicts, on="_row_number", how="inner").with_columns(
+        reason=pl.concat_str([pl.lit("line "), pl.col("_row_number").cast(pl.String), pl.lit(": "), pl.col("_parse_error")])
+    ).collect(engine=STREAMING)
+    # Rows are picked out of the batch by line number, then joined to their (few) verdicts: a join against the
+    # whole batch would build its table on the batch side.
+    broken = pl.col("_row_number").is_in(verdicts["_row_number"].implode())
+    bad_rules = lazy.filter(broken).collect(engine=STREAMING).join(verdicts, on="_row_number").with_columns(
         rule_id=pl.col("__failed").list.first(), failed_rules=pl.col("__failed").list.join(","),
         reason=pl.col("__reasons").list.join("; "))
-    # Lazy, so that the rows kept are copied out of `raw` once, with the superseded ones already left out.
-    passed = raw.lazy().filter(pl.col("_parse_error").is_null()
-                               & ~pl.col("_row_number").is_in(verdicts["_row_number"].implode()))
+    passed = lazy.filter(parse_ok & ~broken)
 
     # Deduplicated on the values as delivered: a superseded row is quarantined as it came, its bad values included.
     kept, superseded = _dedupe(passed, contract, checked)
-    kept, nulled = _null_values(kept.collect(), flags, nulling)
+    kept, nulled = _null_values(kept, flags, nulling, verdicts["_row_number"], superseded["_row_number"])
     counts = {parse_id: bad_parse.height, **counts, f"{dataset}.duplicate_key": superseded.height}
-    out_columns = raw.columns
+    out_columns = lazy.collect_schema().names()
     quarantined = pl.concat([f.select(*out_columns, *QUARANTINE_COLUMNS) for f in (bad_parse, bad_rules, superseded)],
                             how="vertical").sort("_row_number")
     # The quarantined rows go to the warehouse too: a NUL the `nul` rule caught (or one inside an unparseable line)
     # must not fail the load there.
     quarantined = storable(quarantined)
-    return SplitResult(_in_line_order(kept.select(out_columns)), quarantined, counts, nulled)
+    parsed = checked.select(pl.len()).collect(engine=STREAMING).item()
+    clean_rows = parsed - verdicts.height - superseded.height
+    kept = kept.select(out_columns)
+    if isinstance(raw, pl.DataFrame):
+        kept = _in_line_order(kept.collect())
+    return SplitResult(kept, quarantined, counts, nulled, clean_rows)
 
 
 def _flags(checked: pl.DataFrame, rules: list[Rule]) -> pl.DataFrame:
@@ -130,12 +149,12 @@ def _flags(checked: pl.DataFrame, rules: list[Rule]) -> pl.DataFrame:
     need neither, and building every rule's reason text for all 2 M events of a batch took 1.7 s and 1.6 GiB."""
     fails = [f"__fail{i}" for i in range(len(rules))]
     if not rules:
-        return checked.select("_row_number").clear()
+        return checked.select("_row_number").clear().collect()
     return (checked.lazy()
             .with_columns(*[rule.fail.fill_null(False).alias(name) for rule, name in zip(rules, fails)])
             .filter(pl.any_horizontal(fails))
             .select("_row_number", *fails, *[rule.reason.alias(f"__why{i}") for i, rule in enumerate(rules)])
-            .collect())
+            .collect(engine=STREAMING))
 
 
 def _in_line_order(frame: pl.DataFrame) -> pl.DataFrame:
@@ -144,32 +163,35 @@ def _in_line_order(frame: pl.DataFrame) -> pl.DataFrame:
     return frame if frame["_row_number"].is_sorted() else frame.sort("_row_number")
 
 
-def _null_values(kept: pl.DataFrame, flags: pl.DataFrame, nulling: list[tuple[int, Rule]]
-                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _null_values(kept: pl.LazyFrame, flags: pl.DataFrame, nulling: list[tuple[int, Rule]], *dropped: pl.Series
+                 ) -> tuple[pl.LazyFrame, pl.DataFrame]:
     """`kept` with the values that broke a rule of an informational column set to null, and the list of them (one
-    row per value, its rules and reasons joined in rule order)."""
+    row per value, its rules and reasons joined in rule order). `dropped`: the line numbers of rows not kept."""
     hits = [flags.filter(pl.col(f"__fail{i}")).select(
         "_row_number", field=pl.lit(rule.column), rule=pl.lit(rule.id), why=pl.col(f"__why{i}"))
         for i, rule in nulling]
-    hits = pl.concat(hits).join(kept.select("_row_number"), on="_row_number", how="semi") if hits else None
+    gone = pl.concat([s.cast(pl.Int64) for s in dropped]) if dropped else pl.Series([], dtype=pl.Int64)
+    hits = pl.concat(hits).filter(~pl.col("_row_number").is_in(gone.implode())) if hits else None
     if hits is None or hits.is_empty():
         return kept, pl.DataFrame(schema=NULLED_SCHEMA)
     per_value = hits.group_by("_row_number", "field", maintain_order=True).agg(
         failed_rules=pl.col("rule").str.join(","), reason=pl.col("why").str.join("; "))
     fields = per_value["field"].unique(maintain_order=True).to_list()
-    source = kept.select("_row_number", "_source_file" if "_source_file" in kept.columns
-                         else pl.lit(None, dtype=pl.String).alias("_source_file"), *fields)
+    schema = kept.collect_schema()
+    source = kept.filter(pl.col("_row_number").is_in(per_value["_row_number"].implode())).select(
+        "_row_number", "_source_file" if "_source_file" in schema
+        else pl.lit(None, dtype=pl.String).alias("_source_file"), *fields).collect(engine=STREAMING)
     delivered = source.unpivot(fields, index=["_row_number", "_source_file"], variable_name="field",
                                value_name="value")
     nulled = (per_value.join(delivered, on=["_row_number", "field"], how="left")
               .sort("_row_number", maintain_order=True).select(*NULLED_SCHEMA))
     kept = kept.with_columns([
         pl.when(pl.col("_row_number").is_in(per_value.filter(pl.col("field") == f)["_row_number"].implode()))
-        .then(pl.lit(None, dtype=kept.schema[f])).otherwise(pl.col(f)).alias(f) for f in fields])
+        .then(pl.lit(None, dtype=schema[f])).otherwise(pl.col(f)).alias(f) for f in fields])
     return kept, storable(nulled)
 
 
-def _dedupe(passed: pl.LazyFrame, contract: Contract, checked: pl.DataFrame) -> tuple[pl.LazyFrame, pl.DataFrame]:
+def _dedupe(passed: pl.LazyFrame, contract: Contract, checked: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame]:
     """`passed` without its superseded rows, and those rows with their quarantine columns."""
     key = [raw_column(contract.prop(k)) for k in contract.primary_key]
     if not key:
@@ -180,21 +202,24 @@ def _dedupe(passed: pl.LazyFrame, contract: Contract, checked: pl.DataFrame) -> 
     key_cols = [f"__key_{k}" for k in key]
     order = _dedupe_order(contract)
     # Only rows whose key repeats can be superseded: ranking those alone skips sorting a 2 M-event batch by its key.
-    keys = checked.select("_row_number", *[pl.col(k).alias(f"__key_{k}") for k in key])
+    keys = checked.select("_row_number", *[pl.col(k).alias(f"__key_{k}") for k in key]).collect(engine=STREAMING)
     repeated = keys.filter(keys.select(key_cols).is_duplicated())
-    narrow = (passed.join(repeated.lazy(), on="_row_number", how="inner")
-              .select("_row_number", *[e.alias(f"__order{i}") for i, e in enumerate(order)], *key_cols).collect())
+    del keys
+    narrow = (passed.filter(pl.col("_row_number").is_in(repeated["_row_number"].implode()))
+              .select("_row_number", *[e.alias(f"__order{i}") for i, e in enumerate(order)])
+              .collect(engine=STREAMING).join(repeated, on="_row_number"))
     order_cols = [f"__order{i}" for i in range(len(order))]
     run_ends = pl.any_horizontal([pl.col(c).ne_missing(pl.col(c).shift(-1)) for c in key_cols]).fill_null(True)
     ranked = (narrow.sort([*key_cols, *order_cols, "_row_number"], nulls_last=False)
               .with_columns(__winner=pl.when(run_ends).then(pl.col("_row_number")).backward_fill()))
     losers = ranked.filter(pl.col("_row_number") != pl.col("__winner")).select("_row_number", "__winner")
     shown_key = ", ".join(contract.primary_key)
-    superseded = passed.join(losers.lazy(), on="_row_number", how="inner").with_columns(
+    lost = pl.col("_row_number").is_in(losers["_row_number"].implode())
+    superseded = passed.filter(lost).collect(engine=STREAMING).join(losers, on="_row_number").with_columns(
         rule_id=pl.lit(f"{contract.name}.duplicate_key"), failed_rules=pl.lit(f"{contract.name}.duplicate_key"),
         reason=pl.concat_str([pl.lit("superseded by line "), pl.col("__winner").cast(pl.String),
-                              pl.lit(f" (same {shown_key})")])).collect()
-    return passed.filter(~pl.col("_row_number").is_in(losers["_row_number"].implode())), superseded
+                              pl.lit(f" (same {shown_key})")]))
+    return passed.filter(~lost), superseded
 
 
 def nulled_messages(dataset: str, nulled: pl.DataFrame, limit: int = 20) -> list[str]:
@@ -211,7 +236,9 @@ def nulled_messages(dataset: str, nulled: pl.DataFrame, limit: int = 20) -> list
 @dataclass
 class BatchCheck:
     dataset: str
-    frame: pl.DataFrame  # the validation frame GX checks (emptied once its rules are evaluated: see `outcomes`)
+    # the validation frame the rules run on (a query over the batch, or — for GX's pandas engine — collected; emptied
+    # once its rules are evaluated: see `outcomes`)
+    frame: pl.DataFrame | pl.LazyFrame
     rules: list[Rule]  # the row-level rules applied
     split: SplitResult
     seconds: float = 0.0
@@ -219,13 +246,13 @@ class BatchCheck:
     rows: int | None = None  # the validation frame's row count, kept when the frame is emptied
 
 
-def reference_values(raw: pl.DataFrame, column: str) -> list[str]:
+def reference_values(raw: pl.DataFrame | pl.LazyFrame, column: str) -> list[str]:
     """Distinct trimmed values of a raw column: what a same-day foreign key may point at."""
-    values = raw.filter(pl.col("_parse_error").is_null()).select(blank_to_null(pl.col(column)).alias("v"))
-    return values["v"].drop_nulls().unique().sort().to_list()
+    values = raw.lazy().filter(pl.col("_parse_error").is_null()).select(blank_to_null(pl.col(column)).alias("v"))
+    return values.drop_nulls().unique().sort("v").collect(engine=STREAMING)["v"].to_list()
 
 
-def same_day_references(contract: Contract, raw: dict[str, pl.DataFrame]) -> dict[str, list[str]]:
+def same_day_references(contract: Contract, raw: dict[str, pl.DataFrame | pl.LazyFrame]) -> dict[str, list[str]]:
     """For each "<dataset>.<column>" the contract's relationships point at, the values that exist in that dataset's
     raw batch of the same day (`raw` maps dataset name → raw frame)."""
     refs = {}
@@ -235,7 +262,9 @@ def same_day_references(contract: Contract, raw: dict[str, pl.DataFrame]) -> dic
     return refs
 
 
-def check_batch(raw: pl.DataFrame, contract: Contract, rules: list[Rule]) -> BatchCheck:
-    """Split one raw batch by its row rules and keep the frame the rules were evaluated on, for GX to record."""
+def check_batch(raw: pl.DataFrame | pl.LazyFrame, contract: Contract, rules: list[Rule]) -> BatchCheck:
+    """Split one raw batch by its row rules and keep the frame the rules were evaluated on, for GX to record (a
+    DataFrame batch: collected; a LazyFrame batch: the query, evaluated in streaming passes by the Polars engine)."""
     checked = validation_frame(raw, contract)
-    return BatchCheck(contract.name, checked, rules, split_batch(raw, contract, rules, checked))
+    split = split_batch(raw, contract, rules, checked)
+    return BatchCheck(contract.name, checked.collect() if isinstance(raw, pl.DataFrame) else checked, rules, split)
