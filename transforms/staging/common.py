@@ -154,8 +154,11 @@ def url_decode(text: pl.Expr) -> pl.Expr:
 
 def blank_to_null(text: pl.Expr) -> pl.Expr:
     """Trimmed; empty becomes null (exports write "" and null for the same absence)."""
-    # `replace` keeps the trimmed values' buffers; a when/then copied every string (1 GiB for 2 M web events).
-    return text.str.strip_chars().replace("", None)
+    # Tested on the length, not by `replace("", None)`: the streaming engine cannot stream `replace` and held a whole
+    # column (every column, in the check of a raw batch: twice the batch) to apply it; this streams, and in memory it
+    # is as small and faster (5 text columns of 3 M web events: 2.8 s against 4.8 s).
+    trimmed = text.str.strip_chars()
+    return pl.when(trimmed.str.len_bytes() == 0).then(pl.lit(None, dtype=pl.String)).otherwise(trimmed)
 
 
 def normalise_text(text: pl.Expr) -> pl.Expr:
