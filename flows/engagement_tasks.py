@@ -22,9 +22,11 @@ from influence_pipeline.transforms.marts.engagement import build_fct_post_engage
 from influence_pipeline.transforms.windows import RunWindows
 
 
-def _with_history(ctx: RunContext, table: str, today: pl.DataFrame, first: date, w: RunWindows) -> pl.LazyFrame:
+def _with_history(ctx: RunContext, table: str, today: pl.DataFrame | pl.LazyFrame, first: date,
+                  w: RunWindows) -> pl.LazyFrame:
     """A staging table's partitions from `first` up to the night's, plus the run's own frame for the night."""
-    history = scan_history(ctx.tables_dir, "staging", table, PARTITION_COLUMN, first, w.history_last, today.schema)
+    history = scan_history(ctx.tables_dir, "staging", table, PARTITION_COLUMN, first, w.history_last,
+                           today.lazy().collect_schema())
     return pl.concat([history, today.lazy()], how="vertical_relaxed")
 
 

@@ -7,6 +7,7 @@ publishes it), and an error-severity rule or a table the warehouse cannot take s
 from __future__ import annotations
 
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 
@@ -14,6 +15,7 @@ import polars as pl
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from influence_pipeline.atomic import held_temporaries
 from influence_pipeline.flows.artifacts import publish_artifacts
 from influence_pipeline.flows.attribution_tasks import attribution_partitions, build_attribution
 from influence_pipeline.flows.context import RunContext
@@ -28,6 +30,7 @@ from influence_pipeline.flows.tasks import (
     record_audit,
     record_validation,
     stage,
+    too_large_to_hold,
 )
 from influence_pipeline.schemas.checkpoint import ValidationFailed
 from influence_pipeline.schemas.gx import import_in_background
@@ -93,6 +96,10 @@ def _daily_partitions(table: str, rows: pl.DataFrame, column: str, owned: list[d
     return [("marts", table, rows.filter(pl.col(column) == value), column, value) for value in values]
 
 
+def _rows(frame: pl.DataFrame | pl.LazyFrame) -> int:
+    return frame.height if isinstance(frame, pl.DataFrame) else frame.select(pl.len()).collect().item()
+
+
 def _partitions(w: RunWindows, staged: dict, quarantine: dict, marts: dict) -> list:
     """(layer, table, rows, partition column, value) for every partition the night owns; None: a whole table.
     fct_account_daily and mart_tier_benchmark also carry the earlier days and months the night restated."""
@@ -120,46 +127,51 @@ def night(ds: date, base_id: str | None = None) -> tuple[RunSummary, Snapshot, p
     windows = run_windows(ds, ctx.rules)
     log = get_run_logger()
     started = datetime.now(timezone.utc)
-    with task_runner(settings) as runner:
-        ingested = run_all(runner, ingest, dataset_calls(ds, ctx))
-        unexpected = unexpected_landing(ctx.landing_dir, ds)
-        for path in unexpected:
-            log.warning("unexpected in landing, not read: %s", path)
-        checks = run_all(runner, check_raw, dataset_calls(ds, ctx))
-        clean = {name: check.split.clean for name, check in checks.items()}
-        staged = run_all(runner, stage, {m.name: dict(model=m.name, ds=ds, clean={n: clean[n] for n in m.inputs})
-                                         for m in STAGING_MODELS})
-    clean_rows = {name: check.split.clean_rows for name, check in checks.items()}
-    del clean
-    checks = _without_clean_rows(checks)
-    with building(root, ds, base) as tables:
-        ctx = replace(ctx, tables_dir=tables)
-        marts = build_marts(ds, ctx, staged, windows)
-        marts |= build_attribution(ds, ctx, staged, marts["fct_post_engagement"], windows)
-        validation = record_validation(ds, ctx, checks, {**staged, **marts})
+    # the staged tables kept on disk (see `stage`) live until the night's snapshot is written
+    with ExitStack() as temporaries:
+        with task_runner(settings) as runner:
+            ingested = run_all(runner, ingest, dataset_calls(ds, ctx))
+            unexpected = unexpected_landing(ctx.landing_dir, ds)
+            for path in unexpected:
+                log.warning("unexpected in landing, not read: %s", path)
+            checks = run_all(runner, check_raw, dataset_calls(ds, ctx))
+            clean = {name: check.split.clean for name, check in checks.items()}
+            clean_rows = {name: check.split.clean_rows for name, check in checks.items()}
+            spill = temporaries.enter_context(held_temporaries(root, too_large_to_hold(clean_rows)))
+            staged = run_all(runner, stage, {m.name: dict(model=m.name, ds=ds, clean={n: clean[n] for n in m.inputs},
+                                                          spill_to=spill.get(m.name)) for m in STAGING_MODELS})
+            staged_rows = {table: _rows(frame) for table, frame in staged.items()}
+        del clean
+        checks = _without_clean_rows(checks)
+        with building(root, ds, base) as tables:
+            ctx = replace(ctx, tables_dir=tables)
+            marts = build_marts(ds, ctx, staged, windows)
+            marts |= build_attribution(ds, ctx, staged, marts["fct_post_engagement"], windows)
+            validation = record_validation(ds, ctx, checks, {**staged, **marts})
 
-        failed = bool(validation.errors)
-        audit = build_run_sources(ctx.run_id, ds, _outcomes(ingested, checks, clean_rows, validation), started,
-                                  datetime.now(timezone.utc), run_failed=failed, unexpected=unexpected)
-        if failed:
-            record_audit(audit, ds, ctx)
-            raise ValidationFailed(ds, validation.errors, validation.results_file)
+            failed = bool(validation.errors)
+            audit = build_run_sources(ctx.run_id, ds, _outcomes(ingested, checks, clean_rows, validation), started,
+                                      datetime.now(timezone.utc), run_failed=failed, unexpected=unexpected)
+            if failed:
+                record_audit(audit, ds, ctx)
+                raise ValidationFailed(ds, validation.errors, validation.results_file)
 
-        quarantine = {name: c.split.quarantined.with_columns(pl.lit(ds).alias(PARTITION_COLUMN))
-                      for name, c in checks.items()}
-        partitions = _partitions(windows, staged, quarantine, marts)
-        check_warehouse(partitions, ds, ctx)
-        for layer in dict.fromkeys(schema for schema, *_ in partitions):
-            publish_parquet(layer, [(table, rows, column, value or ds) for schema, table, rows, column, value in partitions
-                                    if schema == layer], ds, ctx)
-        sealed = seal(tables, ds, base, landing_inputs(root, ds), ctx.run_id)
+            quarantine = {name: c.split.quarantined.with_columns(pl.lit(ds).alias(PARTITION_COLUMN))
+                          for name, c in checks.items()}
+            partitions = _partitions(windows, staged, quarantine, marts)
+            check_warehouse(partitions, ds, ctx)
+            for layer in dict.fromkeys(schema for schema, *_ in partitions):
+                publish_parquet(layer, [(table, rows, column, value or ds)
+                                        for schema, table, rows, column, value in partitions if schema == layer],
+                                ds, ctx)
+            sealed = seal(tables, ds, base, landing_inputs(root, ds), ctx.run_id)
     publish_artifacts(ds, audit, len(validation.results), [r.rule_id for r in validation.results if not r.success],
                       marts["mart_campaign_performance"])
-    log.info("night %s: %d rows staged, %d quarantined, snapshot %s", ds, sum(f.height for f in staged.values()),
+    log.info("night %s: %d rows staged, %d quarantined, snapshot %s", ds, sum(staged_rows.values()),
              sum(f.height for f in quarantine.values()), sealed.id)
     summary = RunSummary(
         ds, ctx.run_id, {n: {"status": r.status, "rows": r.rows, "file": r.file} for n, r in ingested.items()},
-        {n: f.height for n, f in quarantine.items()}, {t: f.height for t, f in {**staged, **marts}.items()},
+        {n: f.height for n, f in quarantine.items()}, staged_rows | {t: f.height for t, f in marts.items()},
         [r.rule_id for r in validation.results if not r.success], str(root), settings.safe_warehouse_url(),
         str(validation.results_file), str(validation.docs_index or ""), unexpected=unexpected)
     return summary, sealed, audit

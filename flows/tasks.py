@@ -9,6 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 from prefect import get_run_logger, task
@@ -19,7 +20,7 @@ from influence_pipeline.schemas.checkpoint import RunValidation, evaluate_raw, v
 from influence_pipeline.schemas.contract import load_contracts
 from influence_pipeline.schemas.raw import BY_NAME as RAW_DATASETS
 from influence_pipeline.schemas.row_rules import reference_targets, row_rules
-from influence_pipeline.sinks.lake import write_partition, write_whole
+from influence_pipeline.sinks.lake import write_partition, write_partition_query, write_whole
 from influence_pipeline.sinks.warehouse import connect_warehouse
 from influence_pipeline.sources.ingest import IngestResult, ingest_dataset, landing_path, scan_raw, unread_forms
 from influence_pipeline.sources.landing import LandingFileError
@@ -103,11 +104,28 @@ def check_raw(dataset: str, ds: date, ctx: RunContext) -> BatchCheck:
     return checked
 
 
+def too_large_to_hold(clean_rows: dict[str, int]) -> list[str]:
+    """The staging models whose inputs hold more clean rows (raw dataset -> rows) than a batch held in memory may:
+    `stage` streams them to a Parquet file."""
+    return [m.name for m in STAGING_MODELS.values() if sum(clean_rows[n] for n in m.inputs) > STREAM_ABOVE_ROWS]
+
+
 @task(name="stage", task_run_name="stage-{model}-{ds}", cache_policy=NO_CACHE)
-def stage(model: str, ds: date, clean: dict[str, pl.DataFrame | pl.LazyFrame]) -> pl.DataFrame:
+def stage(model: str, ds: date, clean: dict[str, pl.DataFrame | pl.LazyFrame],
+          spill_to: Path | None = None) -> pl.DataFrame | pl.LazyFrame:
+    """Build one staging table: in memory, or — with `spill_to`, a temporary the night holds — streamed into that
+    Parquet file and handed on as a scan of it, for a table too large to hold beside the rest of the night (a
+    profile-XL day of web events is about 10 GiB in memory, 1 GiB as Parquet)."""
     spec = STAGING_MODELS[model]
-    frame = spec.build(*[clean[name].lazy() for name in spec.inputs], landing_date=ds).collect(engine="streaming")
-    get_run_logger().info("%s: %d rows", model, frame.height)
+    query = spec.build(*[clean[name].lazy() for name in spec.inputs], landing_date=ds)
+    if spill_to is None:
+        frame = query.collect(engine="streaming")
+        rows = frame.height
+    else:
+        query.sink_parquet(spill_to)
+        frame = pl.scan_parquet(spill_to)
+        rows = frame.select(pl.len()).collect().item()
+    get_run_logger().info("%s: %d rows%s", model, rows, " (kept on disk)" if spill_to else "")
     return frame
 
 
@@ -121,10 +139,14 @@ def publish_parquet(layer: str, partitions: list[tuple[str, pl.DataFrame, str | 
         return list(pool.map(lambda p: _write_table(layer, *p, ctx), partitions))
 
 
-def _write_table(layer: str, table: str, rows: pl.DataFrame, column: str | None, value: date | None,
+def _write_table(layer: str, table: str, rows: pl.DataFrame | pl.LazyFrame, column: str | None, value: date | None,
                  ctx: RunContext) -> str:
     """Replace one partition, or — with no partition column — the whole (dimension) table. Rows are sorted by the
     contract's key: files are byte-identical on a rerun and row-group statistics prune lookups by key."""
+    if isinstance(rows, pl.LazyFrame):
+        # A table kept on disk (see `stage`) is copied in its own order, never sorted: sorting 22 M staged web
+        # events by key held them twice. Its order is the batch's line order, so a rerun writes the same bytes.
+        return str(write_partition_query(rows, ctx.tables_dir, layer, table, column, value))
     contract = load_contracts().get(table)
     if contract is not None and contract.layer != "raw" and contract.primary_key:
         rows = rows.sort(contract.primary_key, nulls_last=True)
@@ -138,7 +160,8 @@ def check_warehouse(partitions: list[tuple[str, str, pl.DataFrame, str | None, d
                     ctx: RunContext) -> None:
     """Refuse, before the first write, a run whose tables the warehouse cannot take without rewriting data."""
     # the schema of an empty slice: converting 2 M rows to Arrow only to read their schema copied every string
-    tables = {(schema, table): rows.clear().to_arrow().schema for schema, table, rows, _, _ in partitions}
+    tables = {(schema, table): pl.DataFrame(schema=rows.lazy().collect_schema()).to_arrow().schema
+              for schema, table, rows, _, _ in partitions}
     warehouse = connect_warehouse(ctx.warehouse_url)
     try:
         warehouse.check_compatible([(schema, table, arrow) for (schema, table), arrow in tables.items()])

@@ -16,7 +16,8 @@ import shutil
 import stat
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 #: Every temporary, its lock file and a writer's companions (DuckDB's `.wal`) start with this and a 32-hex token.
@@ -98,6 +99,20 @@ def unstage(tmp: Path) -> None:
         fd = _held.pop(tmp, None)
     if fd is not None:
         os.close(fd)
+
+
+@contextmanager
+def held_temporaries(near: Path, names: Iterable[str]) -> Iterator[dict[str, Path]]:
+    """name -> a held temporary (see `stage`) beside `near`'s staging directory, for a run's scratch file `<name>`;
+    all deleted on leaving. Swept like any temporary if the process dies holding them."""
+    held: dict[str, Path] = {}
+    try:
+        for name in names:
+            held[name] = stage(near / f"{name}.parquet")
+        yield held
+    finally:
+        for tmp in held.values():
+            unstage(tmp)
 
 
 def _alive(lock: Path) -> bool:

@@ -48,12 +48,13 @@ def _counts(result: RuleResult) -> str:
     return f"observed {result.observed_value}"
 
 
-def _references(staged: dict[str, pl.DataFrame], targets: list[str]) -> dict[str, list]:
+def _references(staged: dict[str, pl.DataFrame | pl.LazyFrame], targets: list[str]) -> dict[str, list]:
     refs = {}
     for target in targets:
         table, column = target.split(".", 1)
         if table in staged:
-            refs[target] = staged[table][column].drop_nulls().unique().sort().to_list()
+            values = staged[table].lazy().select(pl.col(column).drop_nulls().unique().sort()).collect()
+            refs[target] = values[column].to_list()
     return refs
 
 
@@ -92,7 +93,7 @@ def evaluate_raw(check: BatchCheck, contract: Contract) -> BatchCheck:
 
 
 def validate_run(validation_dir: Path, ds: date, run_id: str, checks: dict[str, BatchCheck],
-                 staged: dict[str, pl.DataFrame], engine: str = "polars",
+                 staged: dict[str, pl.DataFrame | pl.LazyFrame], engine: str = "polars",
                  contracts: Mapping[str, Contract] | None = None) -> RunValidation:
     """Record every rule's outcome in GX (one suite validation result per batch, rendered into the data docs) and
     keep the results as JSON. The `polars` engine evaluates the rules with Polars and stores what GX would have;

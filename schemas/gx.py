@@ -174,7 +174,7 @@ class GxValidator:
 
         batch_name = f"{stage}.{name}"
         outcomes = evaluate(frame, rules) if outcomes is None else outcomes
-        rows = frame.height if rows is None else rows
+        rows = frame.lazy().select(pl.len()).collect().item() if rows is None else rows
         items = []
         for rule, outcome in zip(rules, outcomes):
             kwargs = {k: _resolved(v, rule.gx_parameters) for k, v in rule.gx_kwargs.items() if k != "row_condition"}
@@ -211,6 +211,7 @@ class GxValidator:
         gx = self._gx
         checkpoint = self._checkpoint(f"{stage}.{name}", rules)
         parameters = {k: v for rule in rules for k, v in rule.gx_parameters.items()}
+        frame = frame.collect() if isinstance(frame, pl.LazyFrame) else frame  # pandas needs the rows in memory
         result = checkpoint.run(batch_parameters={"dataframe": representable(frame).to_pandas()},
                                 expectation_parameters=parameters,
                                 run_id=gx.core.run_identifier.RunIdentifier(run_name=run_name))

@@ -44,6 +44,16 @@ def write_partition(frame: pl.DataFrame | pa.Table, lake_dir: Path, layer: str, 
     return path
 
 
+def write_partition_query(query: pl.LazyFrame, lake_dir: Path, layer: str, table: str, column: str,
+                          value: date) -> Path:
+    """Replace one date partition with the rows of `query`, in its order, streamed to the file: a table too large
+    to hold (a staged table kept on disk by its run) is never collected. Atomic like write_partition."""
+    names = [name for name in query.collect_schema().names() if name != column]
+    path = partition_file(lake_dir, layer, table, column, value)
+    write_atomic(path, lambda tmp: query.select(names).sink_parquet(tmp, compression="zstd", statistics=True))
+    return path
+
+
 def write_partition_tables(tables: Iterable[pa.Table], schema: pa.Schema, lake_dir: Path, layer: str, table: str,
                            column: str, value: date) -> int:
     """Replace one date partition with `tables` (of `schema`, without the partition column) written one after
