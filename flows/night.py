@@ -40,7 +40,7 @@ from influence_pipeline.sinks.snapshots import Snapshot, building, seal, snapsho
 from influence_pipeline.sources.landing_survey import unexpected_landing
 from influence_pipeline.sources.manifest import read_entry
 from influence_pipeline.transforms.audit import SourceOutcome, build_run_sources
-from influence_pipeline.transforms.quarantine import BatchCheck
+from influence_pipeline.transforms.quarantine import BatchCheck, emptied
 from influence_pipeline.transforms.staging.registry import STAGING_MODELS
 from influence_pipeline.transforms.windows import RunWindows, run_windows
 
@@ -84,8 +84,7 @@ def _outcomes(ingested: dict, checks: dict, clean_rows: dict[str, int], validati
 def _without_clean_rows(checks: dict[str, BatchCheck]) -> dict[str, BatchCheck]:
     """The checks with their clean raw rows dropped: once staged they are not needed again, and at scale they are
     gigabytes the marts could use (2 M web events a day; a query over the batch holds the batch)."""
-    # an empty frame of the same schema: LazyFrame.clear() is `limit(0)` over the batch, which would keep it
-    return {name: replace(check, split=replace(check.split, clean=pl.DataFrame(schema=check.split.clean.collect_schema())))
+    return {name: replace(check, split=replace(check.split, clean=emptied(check.split.clean)))
             for name, check in checks.items()}
 
 

@@ -12,10 +12,10 @@ import polars as pl
 
 from influence_pipeline.schemas.contract import Contract, load_contracts
 from influence_pipeline.schemas.gx import DOCS_DAYS, GxValidator, RuleResult, prune_store, write_results
-from influence_pipeline.schemas.polars_engine import evaluate
+from influence_pipeline.schemas.polars_engine import evaluate_counted
 from influence_pipeline.schemas.raw import PARTITION_COLUMN
 from influence_pipeline.schemas.row_rules import published_rules, raw_dataset_rules, reference_targets
-from influence_pipeline.transforms.quarantine import BatchCheck, nulled_messages
+from influence_pipeline.transforms.quarantine import BatchCheck, emptied, nulled_messages
 
 
 @dataclass
@@ -87,9 +87,8 @@ def evaluate_raw(check: BatchCheck, contract: Contract) -> BatchCheck:
     """The check with its raw-batch rules (row rules and dataset rules) evaluated now by the Polars engine and its
     validation frame emptied: the frame of 2 M web events is over a gigabyte the marts would otherwise share memory
     with until validation records the outcomes."""
-    rules = check.rules + raw_dataset_rules(contract)
-    rows = check.frame.lazy().select(pl.len()).collect().item()
-    return replace(check, frame=check.frame.clear(), outcomes=evaluate(check.frame, rules), rows=rows)
+    outcomes, rows = evaluate_counted(check.frame, check.rules + raw_dataset_rules(contract))
+    return replace(check, frame=emptied(check.frame), outcomes=outcomes, rows=rows)
 
 
 def validate_run(validation_dir: Path, ds: date, run_id: str, checks: dict[str, BatchCheck],

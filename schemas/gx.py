@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 
 from influence_pipeline.atomic import write_atomic
-from influence_pipeline.schemas.polars_engine import evaluate
+from influence_pipeline.schemas.polars_engine import evaluate_counted
 from influence_pipeline.schemas.row_rules import SEVERITY, Rule
 
 SOURCE_NAME = "influence"
@@ -173,7 +173,8 @@ class GxValidator:
         from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
         batch_name = f"{stage}.{name}"
-        outcomes = evaluate(frame, rules) if outcomes is None else outcomes
+        if outcomes is None:
+            outcomes, rows = evaluate_counted(frame, rules)
         rows = frame.lazy().select(pl.len()).collect().item() if rows is None else rows
         items = []
         for rule, outcome in zip(rules, outcomes):

@@ -78,9 +78,14 @@ def _row_count_ok(rule: Rule, rows: int) -> bool:
 
 
 def evaluate(frame: pl.DataFrame | pl.LazyFrame, rules: list[Rule]) -> list[dict[str, Any]]:
-    """Per rule, in order: {success, unexpected_count, element_count, observed_value} as GX reports them. The
-    rules that compare values row by row take one streaming pass over `frame`, so a LazyFrame (a day's raw batch
-    as a query) is never held whole; a uniqueness rule collects only its key columns."""
+    """Per rule, in order: {success, unexpected_count, element_count, observed_value} as GX reports them."""
+    return evaluate_counted(frame, rules)[0]
+
+
+def evaluate_counted(frame: pl.DataFrame | pl.LazyFrame, rules: list[Rule]) -> tuple[list[dict[str, Any]], int]:
+    """`evaluate`'s outcomes and the rows of `frame`, counted in the same pass. The rules that compare values row by
+    row take one streaming pass over `frame`, so a LazyFrame (a day's raw batch as a query) is never held whole; a
+    uniqueness rule collects only its key columns."""
     lazy = frame.lazy()
     column_rules = [(i, r) for i, r in enumerate(rules) if r.gx_type not in ROW_COUNT_TYPES]
     by_row = [(i, r) for i, r in column_rules if r.gx_type not in UNIQUE_TYPES]
@@ -101,4 +106,4 @@ def evaluate(frame: pl.DataFrame | pl.LazyFrame, rules: list[Rule]) -> list[dict
             unexpected = int(counts[f"u{i}"])
             outcomes.append({"success": unexpected == 0, "unexpected_count": unexpected,
                              "element_count": int(counts[f"n{i}"]), "observed_value": None})
-    return outcomes
+    return outcomes, rows

@@ -77,6 +77,12 @@ def validation_frame(raw: pl.DataFrame | pl.LazyFrame, contract: Contract) -> pl
             .with_columns([_typed(p) for p in contract.properties if needs_typed(p)]))
 
 
+def emptied(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """An empty frame of `frame`'s schema that holds nothing of it: `LazyFrame.clear()` is `limit(0)` over the
+    query, which keeps a batch read into memory alive for as long as the empty frame lives."""
+    return pl.DataFrame(schema=frame.lazy().collect_schema())
+
+
 def storable(frame: pl.DataFrame) -> pl.DataFrame:
     """`frame` with every NUL character of its text columns replaced by the visible escape `\\x00`: what a quarantined
     row keeps, since every warehouse must be able to store it (PostgreSQL text cannot hold a NUL; see the `nul` rule
