@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from influence_pipeline.schemas.contract import load_contracts
 from influence_pipeline.schemas.raw import BY_NAME as RAW, DATASETS
@@ -50,9 +51,24 @@ def _check_day(landing: Path, lake: Path) -> dict[str, SplitResult]:
     splits = {}
     for dataset in DATASETS:
         contract = CONTRACTS[dataset.name]
-        splits[dataset.name] = split_batch(raw[dataset.name], contract,
-                                           row_rules(contract, DS, same_day_references(contract, raw)))
+        splits[dataset.name] = _split_both_ways(raw[dataset.name], scan_raw(lake, dataset, DS), contract,
+                                                row_rules(contract, DS, same_day_references(contract, raw)))
     return splits
+
+
+def _split_both_ways(raw: pl.DataFrame, query: pl.LazyFrame, contract, rules) -> SplitResult:
+    """The batch split as a frame in memory and as a query (how the flow hands over a large batch: `query` scans
+    its raw Parquet). Both must give the same rows in the same order, the same quarantine, counts and nulled
+    values; the frame's split is returned."""
+    held = split_batch(raw, contract, rules)
+    streamed = split_batch(query, contract, rules)
+    assert isinstance(streamed.clean, pl.LazyFrame)
+    assert_frame_equal(streamed.clean.collect(), held.clean)
+    assert_frame_equal(streamed.quarantined, held.quarantined)
+    assert_frame_equal(streamed.nulled, held.nulled)
+    assert streamed.rule_counts == held.rule_counts
+    assert streamed.clean_rows == held.clean_rows == held.clean.height
+    return held
 
 
 def _split_one(path: Path, name: str,
@@ -60,7 +76,7 @@ def _split_one(path: Path, name: str,
     """Read one landing file as `name` and split it, without the rest of the day."""
     contract = CONTRACTS[name]
     raw = pl.from_arrow(read_landing_file(RAW[name], path, _rel(name), "bad-input-run", KEY))
-    return raw, split_batch(raw, contract, row_rules(contract, DS, references or {}))
+    return raw, _split_both_ways(raw, raw.lazy(), contract, row_rules(contract, DS, references or {}))
 
 
 def _stage(splits: dict[str, SplitResult], model: str) -> pl.DataFrame:
@@ -143,4 +159,4 @@ def _assert_quarantined(split: SplitResult, name: str, line: int, rule_id: str, 
 
 
 
-__all__ = ['_edit_first_record', 'same_day_references', 'CONTRACTS', 'CSV_CASE', 'DATASETS', 'DROP', 'DS', 'FIXTURES', 'FIXTURE_DATE', 'KEY', 'LandingFileError', 'MODELS', 'NDJSON_CASE', 'Path', 'RAW', 'STAGING_MODELS', 'SplitResult', 'TEST_PII_KEY', '_assert_only_line_moved', '_assert_quarantined', '_by_rule', '_check_day', '_edit_csv', '_edit_ndjson', '_file', '_only_row', '_rel', '_row_numbers', '_split_one', '_stage', 'date', 'duckdb', 'gzip', 'hashlib', 'ingest_dataset', 'json', 'load_contracts', 'pl', 'published_rules', 'pytest', 'read_entry', 'read_landing_file', 'reference_values', 'row_rules', 'scan_raw', 'shutil', 'split_batch', 'uuid']
+__all__ = ['_edit_first_record', 'same_day_references', 'CONTRACTS', 'CSV_CASE', 'DATASETS', 'DROP', 'DS', 'FIXTURES', 'FIXTURE_DATE', 'KEY', 'LandingFileError', 'MODELS', 'NDJSON_CASE', 'Path', 'RAW', 'STAGING_MODELS', 'SplitResult', 'TEST_PII_KEY', '_assert_only_line_moved', '_assert_quarantined', '_by_rule', '_check_day', '_edit_csv', '_edit_ndjson', '_file', '_only_row', '_rel', '_row_numbers', '_split_both_ways', '_split_one', '_stage', 'date', 'duckdb', 'gzip', 'hashlib', 'ingest_dataset', 'json', 'load_contracts', 'pl', 'published_rules', 'pytest', 'read_entry', 'read_landing_file', 'reference_values', 'row_rules', 'scan_raw', 'shutil', 'split_batch', 'uuid']

@@ -25,6 +25,7 @@ from tests.bad_input.helpers import (
     _only_row,
     _rel,
     _row_numbers,
+    _split_both_ways,
     _split_one,
     _stage,
     ingest_dataset,
@@ -32,7 +33,6 @@ from tests.bad_input.helpers import (
     read_landing_file,
     row_rules,
     scan_raw,
-    split_batch,
 )
 
 pytestmark = pytest.mark.usefixtures("both_ndjson_readers")
@@ -262,7 +262,7 @@ def test_empty_file_gives_zero_rows_and_builds_empty_staging(landing, tmp_path, 
     result = ingest_dataset(RAW[name], landing, lake, DS, "run-1", KEY)
     assert (result.status, result.rows) == ("loaded", 0)
     raw = scan_raw(lake, RAW[name], DS).collect()
-    split = split_batch(raw, CONTRACTS[name], row_rules(CONTRACTS[name], DS, {}))
+    split = _split_both_ways(raw, scan_raw(lake, RAW[name], DS), CONTRACTS[name], row_rules(CONTRACTS[name], DS, {}))
     assert (raw.height, split.clean.height, split.quarantined.height) == (0, 0, 0)
     for model in STAGING_MODELS:
         if name in model.inputs:
