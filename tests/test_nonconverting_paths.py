@@ -88,3 +88,24 @@ def test_browsers_sharing_a_key_are_counted_apart(seed):
     visits = _random_month(seed)
     got = _sorted(_counted_paths(visits.lazy(), pl.col("anonymous_id").str.len_bytes()))
     assert got.equals(_sorted(_by_definition(visits)))
+
+
+def _read_day_by_day(visits: pl.DataFrame) -> pl.DataFrame:
+    """The month as the flow reads it: each day's partition in turn, sorted by browser and start (its visit ids)."""
+    return visits.sort(pl.col("visit_started_at").dt.date(), "anonymous_id", "visit_started_at")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_month_read_day_by_day_and_one_read_with_a_day_out_of_place(seed):
+    """The month in the order the lake gives it (each browser's visits already in time order), and the same month
+    with its first day read last, as a backfill of that day reads it: both equal to the definition."""
+    row = pl.int_range(pl.len())
+    visits = _random_month(seed).with_columns(  # over some six days, no two visits of one browser at the same instant
+        pl.col("visit_started_at") + pl.duration(hours=row * 7 % 120, microseconds=row))
+    in_order = _read_day_by_day(visits)
+    first_day = pl.col("visit_started_at").dt.date() == in_order["visit_started_at"].dt.date().min()
+    backfill = pl.concat([in_order.filter(~first_day), in_order.filter(first_day)])
+    expected = _sorted(_by_definition(visits))
+    assert in_order["visit_started_at"].dt.date().n_unique() >= 5 and not backfill.equals(in_order)
+    for month in (in_order, backfill):
+        assert _sorted(build_nonconverting_paths(month.lazy())).equals(expected)

@@ -55,17 +55,25 @@ def _texts(coded: pl.Series) -> pl.DataFrame:
     return pl.DataFrame({"code": distinct.to_physical(), "text": distinct.cast(pl.String)})
 
 
+# a visit of the same browser key as the row before it, starting no later than it
+_NOT_LATER = (pl.col("browser") == pl.col("browser").shift()) & (pl.col("at") <= pl.col("at").shift())
+
+
 def _count(visits: pl.LazyFrame, browser: pl.Expr) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
     """The text of each channel and touch code, and one row per distinct pair of coded paths: `browsers` that never
     converted, and `collided`, whether a browser key on it stood for more than one browser."""
     keyed = _keyed(visits, browser, with_visit_id=False)
-    ordered = keyed.sort("browser", "at")
+    # Read day by day, a month arrives with each browser's visits in time order (a day's partition is sorted by
+    # visit id: the browser's id, then its start), so a stable sort by browser alone orders them, in about 40 % of
+    # the time of a sort by (browser, start). Checked, not assumed: a backfill's own days come after later ones.
+    ordered = keyed.sort("browser", maintain_order=True)
     # Only the sorted copy is needed from here: the month's visits are held once, not twice, while grouped.
     del keyed
-    if ordered.select(((pl.col("browser") == pl.col("browser").shift())
-                       & (pl.col("at") == pl.col("at").shift())).any()).item():
-        # two visits of one browser starting at the same instant (rare): their visit ids order them
-        ordered = _keyed(visits, browser, with_visit_id=True).sort("browser", "at", "visit_id")
+    if ordered.select(_NOT_LATER.any()).item():
+        ordered = ordered.sort("browser", "at")
+        if ordered.select(_NOT_LATER.any()).item():
+            # two visits of one browser key starting at the same instant (rare): their visit ids order them
+            ordered = _keyed(visits, browser, with_visit_id=True).sort("browser", "at", "visit_id")
     texts = {level: _texts(ordered[level]) for level in ("channel", "touch")}
     counted = (ordered.lazy().group_by("browser", maintain_order=True)
                .agg(converted=pl.col("converted").any(), collided=pl.col("check").min() != pl.col("check").max(),
