@@ -16,17 +16,20 @@ def _prefixed(prefix: str, column: str) -> pl.Expr:
     return pl.when(pl.col(column).is_not_null()).then(pl.lit(prefix) + pl.col(column))
 
 
-def _tagged(frame: pl.LazyFrame, prefix: str, column: str) -> pl.LazyFrame:
-    # Filtered before prefixing: most of a month's visits carry no identity, and building a string per visit was
-    # most of the journeys' cost.
-    return (frame.filter(pl.col(column).is_not_null() & pl.col("anonymous_id").is_not_null())
+def _linked(frame: pl.LazyFrame, prefix: str, column: str, identities: pl.Series) -> pl.LazyFrame:
+    """(anonymous_id, identity) of the rows of `frame` whose `column`, prefixed, is one of `identities`."""
+    # Matched on the bare value, so the filter reaches the Parquet scan and no identity string is built per visit.
+    wanted = identities.filter(identities.str.starts_with(prefix)).str.strip_prefix(prefix)
+    return (frame.filter(pl.col(column).is_in(wanted.implode()) & pl.col("anonymous_id").is_not_null())
             .select("anonymous_id", identity=pl.lit(prefix) + pl.col(column)))
 
 
-def build_identity_links(visits: pl.LazyFrame, conversions: pl.LazyFrame) -> pl.LazyFrame:
-    """fct_visit and fct_conversion rows → one row per (anonymous_id, identity) pair ever seen together."""
-    return pl.concat([_tagged(visits, "customer:", "customer_id"), _tagged(visits, "email:", "email_hash"),
-                      _tagged(conversions, "email:", "email_hash")]).unique(maintain_order=True)
+def build_identity_links(visits: pl.LazyFrame, conversions: pl.LazyFrame, identities: pl.Series) -> pl.LazyFrame:
+    """fct_visit and fct_conversion rows → one row per (anonymous_id, identity) pair seen together, for each of
+    `identities` (`customer:<id>`, `email:<hash>`)."""
+    return pl.concat([_linked(visits, "customer:", "customer_id", identities),
+                      _linked(visits, "email:", "email_hash", identities),
+                      _linked(conversions, "email:", "email_hash", identities)]).unique(maintain_order=True)
 
 
 def conversion_identities(conversions: pl.LazyFrame) -> pl.LazyFrame:
@@ -43,17 +46,22 @@ def conversion_identities(conversions: pl.LazyFrame) -> pl.LazyFrame:
 def build_journey_touches(conversions: pl.LazyFrame, visits: pl.LazyFrame, lookback_days: int) -> pl.LazyFrame:
     """fct_conversion and fct_visit (from `lookback_days` before the first conversion) → one row per conversion per
     visit in its journey, in time order: visits that started in [converted_at − lookback, converted_at]."""
+    # The journey window holds some 25 M visits at profile L and a night's conversions reach a few ten thousand
+    # browsers: those browsers are found first and the visits filtered by them where they are scanned, so only the
+    # matching visits are read whole (at 5 days of profile L: 0.51 → 0.36 s, and the links 0.72 → 0.48 s).
+    identities = conversion_identities(conversions).collect()
     # A conversion's own browser (its `anon:` identity) needs no link: the join with the visits below keeps it only
     # when it has visits, as a link from every visited browser to itself did.
     browsers = pl.concat([
-        conversion_identities(conversions).join(build_identity_links(visits, conversions), on="identity", how="inner")
-        .select("conversion_id", "anonymous_id"),
+        identities.lazy().join(build_identity_links(visits, conversions, identities["identity"].unique()),
+                               on="identity", how="inner").select("conversion_id", "anonymous_id"),
         conversions.select("conversion_id", "anonymous_id").drop_nulls(),
-    ]).unique()
+    ]).unique().collect()
     window = pl.col("visit_started_at").is_between(
         pl.col("converted_at") - pl.duration(days=lookback_days), pl.col("converted_at"))
-    return (browsers.join(conversions.select("conversion_id", "converted_at"), on="conversion_id")
-            .join(visits.select("anonymous_id", "visit_id", "visit_started_at", *TOUCH_KEY), on="anonymous_id")
+    journeys = visits.filter(pl.col("anonymous_id").is_in(browsers["anonymous_id"].unique().implode()))
+    return (browsers.lazy().join(conversions.select("conversion_id", "converted_at"), on="conversion_id")
+            .join(journeys.select("anonymous_id", "visit_id", "visit_started_at", *TOUCH_KEY), on="anonymous_id")
             .filter(window)
             .select("conversion_id", "converted_at", "visit_id", touch_at="visit_started_at", *TOUCH_KEY)
             .sort("conversion_id", "touch_at", "visit_id"))
