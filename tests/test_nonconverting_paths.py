@@ -6,7 +6,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from influence_pipeline.transforms.attribution.channels import LEVELS, _counted_paths, build_nonconverting_paths
+from influence_pipeline.transforms.attribution.channels import (
+    _HASHED,
+    LEVELS,
+    _counted_paths,
+    _keyed,
+    _step_texts,
+    build_nonconverting_paths,
+)
 
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
@@ -109,3 +116,15 @@ def test_a_month_read_day_by_day_and_one_read_with_a_day_out_of_place(seed):
     assert in_order["visit_started_at"].dt.date().n_unique() >= 5 and not backfill.equals(in_order)
     for month in (in_order, backfill):
         assert _sorted(build_nonconverting_paths(month.lazy())).equals(expected)
+
+
+def test_each_visit_step_reads_back_as_its_channel_and_touch():
+    """A visit's channel, influencer and campaign are packed into one integer; read back, every visit's step gives
+    the texts LEVELS gives its columns (nulls included)."""
+    visits = _random_month(0)
+    keyed, coding = _keyed(visits.lazy(), _HASHED, with_visit_id=False)
+    texts = _step_texts(keyed["step"].unique(), coding)
+    got = keyed.select("step").join(texts, on="step", how="left", maintain_order="left")
+    assert got["channel"].to_list() == visits.select(LEVELS["channel"]).to_series().to_list()
+    assert got["touch"].to_list() == visits.select(LEVELS["influencer_campaign"]).to_series().to_list()
+    assert coding.sizes == (5, 4, 3)  # four channels and null; three influencers and null; two campaigns and null
