@@ -13,6 +13,7 @@ from influence_pipeline.transforms.staging.common import (
     LINEAGE,
     MONEY,
     blank_to_null,
+    first_line_per_key,
     json_value,
     latest_per_key,
     normalise_text,
@@ -57,8 +58,8 @@ def build_stg_web_events(raw: pl.LazyFrame, ga4_raw: pl.LazyFrame, landing_date:
         _id("customer_id").alias("customer_id"), _id("order_id").alias("order_id"), pl.col("email_hash"),
         *LINEAGE,
     )
-    first = staged.sort("_row_number").unique(subset=["event_id"], keep="first", maintain_order=True)
-    return with_landing_date(pl.concat([first, stage_ga4_events(ga4_raw)], how="vertical"), landing_date)
+    return with_landing_date(pl.concat([first_line_per_key(staged, "event_id"), stage_ga4_events(ga4_raw)],
+                                       how="vertical"), landing_date)
 
 
 def _rest_order_rows(raw: pl.LazyFrame) -> pl.LazyFrame:

@@ -16,6 +16,7 @@ from influence_pipeline.transforms.staging.common import (
     UTC_TS,
     UTM_PARAMS,
     blank_to_null,
+    first_line_per_key,
     json_value,
     normalise_text,
     parsed_rows,
@@ -141,4 +142,4 @@ def stage_ga4_events(raw: pl.LazyFrame) -> pl.LazyFrame:
         pl.when(checkout).then(transaction).alias("order_id"), none.alias("email_hash"),
         *LINEAGE,
     )
-    return staged.sort("_row_number").unique(subset=["event_id"], keep="first", maintain_order=True)
+    return first_line_per_key(staged, "event_id")
