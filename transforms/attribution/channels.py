@@ -63,7 +63,8 @@ def _keyed(visits: pl.LazyFrame, browser: pl.Expr, with_visit_id: bool) -> tuple
     codes, sizes = {}, []
     for column in _STEP:
         distinct = coded[column].unique()  # not every row back to text
-        size = distinct.drop_nulls().len() + 1  # codes run from 0 in order of first sight; null takes the last
+        largest = distinct.to_physical().max()
+        size = 1 if largest is None else largest + 2  # null takes the code after the largest
         codes[column] = pl.DataFrame({"code": distinct.to_physical().cast(pl.UInt64).fill_null(size - 1),
                                       "text": distinct.cast(pl.String)})
         sizes.append(size)
